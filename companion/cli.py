@@ -1,0 +1,79 @@
+"""The ``companion`` command line: parse arguments, call the layers, print.
+
+Each subcommand lives in ``companion/commands/<name>.py`` and exposes
+``register(subparsers) -> None`` (adds its parser and sets ``func``) and a
+``run(args) -> int``. The CLI turns :class:`~companion.errors.CompanionError` into one line
+on stderr and its exit code, so no user-caused failure ever shows a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from companion import __version__
+from companion.errors import CompanionError
+
+# Subcommand modules, in the order ``companion --help`` lists them.
+COMMANDS: tuple[str, ...] = (
+    "live",
+    "replay",
+    "score",
+    "simulate",
+    "record",
+    "scan",
+    "import_",
+    "inspect",
+    "export",
+    "describe",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="companion",
+        description=(
+            "Coach calf raises, tibialis raises and calf stretches from two IMUs "
+            "(shin + foot): live window, replay, scoring, simulation, import."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"companion {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"companion.commands.{name}")
+        except ModuleNotFoundError as exc:  # a command not built yet
+            if exc.name != f"companion.commands.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CompanionError as exc:
+        print(f"companion {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"companion {args.command}: interrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
