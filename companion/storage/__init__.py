@@ -1,0 +1,21 @@
+"""Persistence: the session file (see ``docs/session-file.md``)."""
+
+from companion.storage.session_file import (
+    FORMAT_VERSION,
+    SUFFIX,
+    LoadReport,
+    SessionWriter,
+    load_session,
+    load_session_with_report,
+    write_session,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "SUFFIX",
+    "LoadReport",
+    "SessionWriter",
+    "load_session",
+    "load_session_with_report",
+    "write_session",
+]
