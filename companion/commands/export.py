@@ -1,0 +1,139 @@
+"""``companion export FILE --format csv --out DIR``: plain CSV for spreadsheets and researchers.
+
+Writes, into DIR, one CSV per sensor (``<stem>.<sensor_id>.csv``: ``t_s, acc_x_m_s2 ...``),
+the reference tracks (``<stem>.references.csv``), the gaps (``<stem>.gaps.csv``) and the
+header, annotations and plan (``<stem>.metadata.json``). With ``--angles`` it adds
+``<stem>.angles.csv``: the analysis' per-sample channels (ankle angles, shin inclination,
+knee tracking, rep/phase labels). Nothing is written if any target file already exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from companion.commands._common import add_source_arguments, open_source
+from companion.commands.inspect import summarize
+from companion.errors import UsageError
+from companion.model import Session
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write a session as plain CSV files",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+    )
+    add_source_arguments(p)
+    p.add_argument("--format", choices=["csv"], default="csv", help="output format (csv)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--angles",
+        action="store_true",
+        help="also write the computed per-sample angles and rep/phase labels",
+    )
+    p.set_defaults(func=run)
+
+
+def _imu_table(session: Session, sensor_id: str) -> pa.Table:
+    c = session.chunks[sensor_id]
+    cols: dict[str, np.ndarray] = {"t_s": c.t_s}
+    for i, ax in enumerate("xyz"):
+        cols[f"acc_{ax}_m_s2"] = c.acc_m_s2[:, i]
+    for i, ax in enumerate("xyz"):
+        cols[f"gyr_{ax}_dps"] = c.gyr_dps[:, i]
+    if c.quat_wxyz is not None:
+        for i, ax in enumerate("wxyz"):
+            cols[f"quat_{ax}"] = c.quat_wxyz[:, i]
+    if c.counter is not None:
+        cols["counter"] = c.counter
+    return pa.table(cols)
+
+
+def export_tables(session: Session, *, angles: bool) -> dict[str, pa.Table | str]:
+    """Suffix -> table (CSV) or text (JSON) for everything an export writes."""
+    out: dict[str, pa.Table | str] = {}
+    for s in session.sensors:
+        out[f"{s.sensor_id}.csv"] = _imu_table(session, s.sensor_id)
+    if session.references:
+        rows_t, rows_name, rows_v = [], [], []
+        for name, tr in session.references.items():
+            rows_t.append(tr.t_s)
+            rows_name.extend([name] * len(tr.t_s))
+            rows_v.append(tr.values)
+        out["references.csv"] = pa.table(
+            {
+                "track": pa.array(rows_name, pa.string()),
+                "t_s": np.concatenate(rows_t),
+                "value": np.concatenate(rows_v),
+            }
+        )
+    out["gaps.csv"] = pa.table(
+        {
+            "sensor_id": pa.array([g.sensor_id for g in session.gaps], pa.string()),
+            "t_start_s": pa.array([g.t_start_s for g in session.gaps], pa.float64()),
+            "t_end_s": pa.array([g.t_end_s for g in session.gaps], pa.float64()),
+            "n_missing": pa.array([g.n_missing for g in session.gaps], pa.int64()),
+            "reason": pa.array([g.reason for g in session.gaps], pa.string()),
+        }
+    )
+    meta = summarize(session)
+    meta["annotations"] = session.annotations
+    meta["calibration"] = session.calibration
+    out["metadata.json"] = json.dumps(meta, indent=2, default=str)
+    if angles:
+        out["angles.csv"] = _angles_table(session)
+    return out
+
+
+def _angles_table(session: Session) -> pa.Table:
+    try:
+        from companion.analysis import analyze_session
+    except ImportError:
+        msg = "--angles needs the analysis core, which this build does not have yet"
+        raise UsageError(msg) from None
+    result = analyze_session(session)
+    return pa.table({k: np.asarray(v) for k, v in result.channels.items()})
+
+
+def run(args: argparse.Namespace) -> int:
+    session, report = open_source(args.files, args.from_format, args.map_path)
+    out_dir: Path = args.out
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} is a file; give a folder")
+    stem = args.files[0].stem if args.from_format is None else "import"
+    tables = export_tables(session, angles=args.angles)
+    targets = {out_dir / f"{stem}.{suffix}": obj for suffix, obj in tables.items()}
+    existing = [str(p) for p in targets if p.exists()]
+    if existing:
+        raise UsageError(
+            f"{existing[0]} already exists"
+            + (f" (and {len(existing) - 1} more)" if len(existing) > 1 else "")
+            + "; choose another --out folder, nothing was written"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    try:
+        for path, obj in targets.items():
+            tmp = path.with_name(f".{path.name}.tmp")
+            if isinstance(obj, str):
+                tmp.write_text(obj + "\n", encoding="utf-8")
+            else:
+                pacsv.write_csv(obj, tmp)
+            os.replace(tmp, path)
+            written.append(path)
+    except OSError as exc:
+        for p in written:
+            p.unlink(missing_ok=True)
+        raise UsageError(f"cannot write into {out_dir}: {exc.strerror}") from None
+    for w in report.warnings:
+        print(f"warning: {w}")
+    for p in written:
+        print(p)
+    return 0
