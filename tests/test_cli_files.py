@@ -35,7 +35,8 @@ def test_inspect_text_and_json(session_file: Path, capsys: pytest.CaptureFixture
     assert shin["samples"] == 300
     assert shin["gaps"] == 1
     assert shin["gap_samples_missing"] == 50
-    assert shin["has_quaternion"] and shin["has_counter"]
+    assert shin["has_quaternion"]
+    assert shin["has_counter"]
 
 
 def test_export_csv_round_trips(session_file: Path, tmp_path: Path) -> None:
