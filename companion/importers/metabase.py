@@ -1,0 +1,228 @@
+"""MbientLab MetaBase CSV exports: one file per sensor *and* signal.
+
+Layout (MetaBase app export, as written by the app and read by public code):
+
+* file name ``<device name>_<yyyy-mm-ddThh.mm.ss.mmm>_<MAC, 12 hex>_<Signal>[_<rate>Hz_<fw>].csv``,
+  e.g. ``MetaWear_2019-05-21T09.55.05.383_D98B0E4A4D7D_Accelerometer_100.000Hz_1.4.4.csv``;
+* header ``epoc (ms),timestamp (-0700),elapsed (s),x-axis (g),y-axis (g),z-axis (g)`` for the
+  accelerometer and ``... x-axis (deg/s) ...`` for the gyroscope (older app versions write
+  ``epoch (ms)`` and ``time (-13:00)``); the sensor-fusion quaternion export has
+  ``w (number),x (number),y (number),z (number)``.
+
+The epoch column is the device's own time stamp (the board's tick counter converted to UNIX
+ms), so accelerometer and gyroscope files of one board — and several boards — pair on it.
+The gyroscope (and quaternion) are linearly interpolated onto the accelerometer's time stamps;
+where the gyroscope has no sample within 1.5 periods the row is invalid (a marked gap).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from companion.errors import ImportFormatError
+from companion.importers._common import (
+    ACC_UNITS_TO_M_S2,
+    GYR_UNITS_TO_DPS,
+    SensorSeries,
+    read_text,
+    unit_factor,
+)
+
+__all__ = ["read_metabase"]
+
+_NAME = re.compile(
+    r"^(?P<name>.*?)_?(?P<stamp>\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}\.\d{3})_(?P<mac>[0-9A-Fa-f]{12})"
+    r"_(?P<signal>[A-Za-z ]+?)(?:_(?P<rate>[\d.]+)Hz)?(?:_(?P<fw>[\d.]+))?$"
+)
+_AXIS = re.compile(r"^([xyzw])(?:-axis)?\s*\((.+)\)$", re.IGNORECASE)
+RATE_MISMATCH = 1.2  # acc/gyro rates further apart than this are "mixed rates"
+
+
+def _read(path: Path) -> tuple[str, dict[str, np.ndarray], str, float]:
+    """(kind, columns, unit, epoch0) of one MetaBase file; kind is acc, gyr or quat."""
+    text = read_text(path)
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        msg = f"{path.name}: not a readable CSV ({exc}); export it again from MetaBase"
+        raise ImportFormatError(msg) from None
+    cols = [str(c).strip() for c in df.columns]
+    df.columns = cols
+    epoch = next((c for c in cols if re.match(r"^epoch?\s*\(ms\)$", c, re.IGNORECASE)), None)
+    axes: dict[str, tuple[str, str]] = {}
+    for c in cols:
+        m = _AXIS.match(c)
+        if m:
+            axes[m.group(1).lower()] = (c, m.group(2).strip())
+    if epoch is None or not {"x", "y", "z"} <= set(axes):
+        msg = (
+            f"{path.name}: not a MetaBase export (needs 'epoc (ms)' and 'x-axis (unit)', "
+            f"'y-axis (unit)', 'z-axis (unit)' columns; has {', '.join(cols[:8])}); check --from"
+        )
+        raise ImportFormatError(msg)
+    unit = axes["x"][1]
+    if "w" in axes:
+        kind = "quat"
+    elif unit.lower() in ("g", "m/s^2", "m/s2", "m/s²", "mg"):
+        kind = "acc"
+    elif unit.lower() in ("deg/s", "°/s", "rad/s", "dps"):
+        kind = "gyr"
+    else:
+        sig = _NAME.match(path.stem)
+        signal = sig.group("signal") if sig else path.stem
+        msg = (
+            f"{path.name}: the {signal} signal (unit {unit!r}) is neither accelerometer nor "
+            "gyroscope; import only the Accelerometer and Gyroscope (and Quaternion) files"
+        )
+        raise ImportFormatError(msg)
+    out = {}
+    for key in ["t", *sorted(axes)]:
+        col = epoch if key == "t" else axes[key][0]
+        s = df[col].astype(str).str.strip()
+        out[key] = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+    return kind, out, unit, 0.0
+
+
+def _device_key(path: Path) -> tuple[str, str, float | None]:
+    """(MAC or name prefix, device name, declared rate) from a MetaBase file name."""
+    m = _NAME.match(path.stem)
+    if m:
+        rate = float(m.group("rate")) if m.group("rate") else None
+        return m.group("mac").upper(), m.group("name").strip("_ "), rate
+    base = re.sub(
+        r"[_ -]*(accelerometer|gyroscope|quaternion|acc|gyro?)\b.*$",
+        "",
+        path.stem,
+        flags=re.IGNORECASE,
+    )
+    return base or path.stem, base, None
+
+
+def _period(t: np.ndarray) -> float:
+    d = np.diff(t[np.isfinite(t)])
+    d = d[d > 0]
+    return float(np.median(d)) if d.size else float("nan")
+
+
+def _onto(t_src: np.ndarray, v: np.ndarray, t_dst: np.ndarray, max_gap_s: float) -> np.ndarray:
+    """Linear interpolation of ``v`` (n, k) onto ``t_dst``; NaN where no source sample is near."""
+    ok = np.isfinite(t_src) & np.all(np.isfinite(v), axis=1)
+    ts, vs = t_src[ok], v[ok]
+    order = np.argsort(ts, kind="stable")
+    ts, vs = ts[order], vs[order]
+    out = np.full((t_dst.shape[0], v.shape[1]), np.nan)
+    if ts.size < 2:
+        return out
+    for k in range(v.shape[1]):
+        out[:, k] = np.interp(t_dst, ts, vs[:, k], left=np.nan, right=np.nan)
+    j = np.clip(np.searchsorted(ts, t_dst), 1, ts.size - 1)
+    near = np.minimum(np.abs(t_dst - ts[j - 1]), np.abs(ts[j] - t_dst))
+    span = ts[j] - ts[j - 1]
+    out[(span > max_gap_s) | (near > max_gap_s) | ~np.isfinite(t_dst)] = np.nan
+    return out
+
+
+def read_metabase(
+    files: list[Path],
+) -> tuple[list[SensorSeries], dict[str, tuple[str, str]]]:
+    """Pair each board's accelerometer and gyroscope files into one :class:`SensorSeries`."""
+    boards: dict[str, dict[str, tuple[Path, dict[str, np.ndarray], str]]] = {}
+    names: dict[str, str] = {}
+    rates: dict[str, float | None] = {}
+    for f in files:
+        kind, cols, unit, _ = _read(f)
+        key, name, rate = _device_key(f)
+        slot = boards.setdefault(key, {})
+        if kind in slot:
+            msg = (
+                f"{slot[kind][0].name} and {f.name} are both {kind} files of device {key}; "
+                "import one recording at a time"
+            )
+            raise ImportFormatError(msg)
+        slot[kind] = (f, cols, unit)
+        names[key] = name
+        if kind == "acc":
+            rates[key] = rate
+    series = []
+    units: dict[str, tuple[str, str]] = {}
+    for key, slot in boards.items():
+        for need, word in (("acc", "Accelerometer"), ("gyr", "Gyroscope")):
+            if need not in slot:
+                have = next(iter(slot.values()))[0].name
+                msg = (
+                    f"{have}: device {key} has no {word} file among the inputs; export both the "
+                    "Accelerometer and the Gyroscope signals of every board and import them "
+                    "together"
+                )
+                raise ImportFormatError(msg)
+        fa, ca, ua = slot["acc"]
+        fg, cg, ug = slot["gyr"]
+        pa, pg = _period(ca["t"] / 1000.0), _period(cg["t"] / 1000.0)
+        if not (np.isfinite(pa) and np.isfinite(pg)):
+            msg = f"{fa.name}: fewer than two valid time stamps in 'epoc (ms)'; export again"
+            raise ImportFormatError(msg)
+        if max(pa, pg) > RATE_MISMATCH * min(pa, pg):
+            msg = (
+                f"{fa.name} ({1 / pa:.4g} Hz) and {fg.name} ({1 / pg:.4g} Hz): mixed rates for "
+                f"device {key}; set the accelerometer and gyroscope to the same rate in MetaBase "
+                "and record again"
+            )
+            raise ImportFormatError(msg)
+        t = ca["t"] / 1000.0
+        acc = np.column_stack([ca["x"], ca["y"], ca["z"]]) * unit_factor(
+            ua, ACC_UNITS_TO_M_S2, what="accelerometer", where=fa.name, advice="export in g"
+        )
+        g = np.column_stack([cg["x"], cg["y"], cg["z"]]) * unit_factor(
+            ug, GYR_UNITS_TO_DPS, what="gyroscope", where=fg.name, advice="export in deg/s"
+        )
+        gyr = _onto(cg["t"] / 1000.0, g, t, 1.5 * pg)
+        quat = None
+        files_used = [fa, fg]
+        if "quat" in slot:
+            fq, cq, _ = slot["quat"]
+            q = np.column_stack([cq["w"], cq["x"], cq["y"], cq["z"]])
+            quat = _onto(cq["t"] / 1000.0, q, t, 1.5 * max(_period(cq["t"] / 1000.0), pa))
+            nrm = np.linalg.norm(quat, axis=1, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                quat = quat / nrm
+            files_used.append(fq)
+        # Time relative to the first stamp keeps float precision; the epoch goes to the header.
+        t0 = float(np.nanmin(t))
+        address = (
+            ":".join(key[i : i + 2] for i in range(0, 12, 2))
+            if re.fullmatch(r"[0-9A-F]{12}", key)
+            else ""
+        )
+        series.append(
+            SensorSeries(
+                key=key,
+                files=tuple(files_used),
+                family="metabase",
+                t_dev_s=t - t0,
+                acc_m_s2=acc,
+                gyr_dps=gyr,
+                quat_wxyz=quat,
+                name=names.get(key, ""),
+                address=address,
+                match_names=(key,),
+                epoch_at_zero_s=t0,
+                nominal_rate_hz=rates.get(key),
+            )
+        )
+        units[key] = (ua, ug)
+    # Several boards: put them on one clock (the epoch), relative to the earliest.
+    if len(series) > 1:
+        from dataclasses import replace
+
+        e0 = min(s.epoch_at_zero_s for s in series if s.epoch_at_zero_s is not None)
+        series = [
+            replace(s, t_dev_s=s.t_dev_s + (s.epoch_at_zero_s - e0), epoch_at_zero_s=e0)
+            for s in series
+            if s.epoch_at_zero_s is not None
+        ]
+    return series, units
