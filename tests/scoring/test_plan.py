@@ -30,14 +30,18 @@ def test_presets_carry_their_sources_and_prescriptions():
         assert plan.origin == f"preset:{name}"
     seed = load_builtin_preset("seed").exercises[0]
     assert (seed.kind, seed.sets, seed.reps) == ("calf_raise", 3, 20)
-    assert seed.tempo.lower.target_s == 3.0 and seed.tempo.hold.target_s == 1.0
-    assert seed.tempo.rise.max_s == 1.5 and seed.tempo.rise.min_s == 0.0
+    assert seed.tempo.lower.target_s == 3.0
+    assert seed.tempo.hold.target_s == 1.0
+    assert seed.tempo.rise.max_s == 1.5
+    assert seed.tempo.rise.min_s == 0.0
     alf = load_builtin_preset("alfredson").exercises
     assert [(b.sets, b.reps, b.knee) for b in alf] == [(3, 15, "straight"), (3, 15, "bent")]
     hsr = load_builtin_preset("hsr").exercises[0]
-    assert hsr.tempo.rise.target_s == 3.0 and hsr.tempo.lower.target_s == 3.0
+    assert hsr.tempo.rise.target_s == 3.0
+    assert hsr.tempo.lower.target_s == 3.0
     hrt = load_builtin_preset("heel-rise-test").exercises[0]
-    assert hrt.metronome_bpm == 60 and hrt.tempo.lower.max_s == 1.5
+    assert hrt.metronome_bpm == 60
+    assert hrt.tempo.lower.max_s == 1.5
     stretch = load_builtin_preset("stretch").exercises
     assert [(b.knee, b.holds, b.hold_s) for b in stretch] == [
         ("straight", 3, 30.0),
@@ -94,7 +98,7 @@ def test_bad_plans_give_one_line_naming_file_and_key(tmp_path, text, key, words)
 def test_not_toml_and_missing_file(tmp_path):
     with pytest.raises(UsageError, match="not valid TOML"):
         load_plan(_write(tmp_path, "[[exercise]\n"))
-    with pytest.raises(UsageError, match="plan file not found.*seed"):
+    with pytest.raises(UsageError, match=r"plan file not found.*seed"):
         load_plan(tmp_path / "nope.toml")
 
 
