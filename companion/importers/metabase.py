@@ -12,7 +12,7 @@ Layout (MetaBase app export, as written by the app and read by public code):
 The epoch column is the device's own time stamp (the board's tick counter converted to UNIX
 ms), so accelerometer and gyroscope files of one board — and several boards — pair on it.
 The gyroscope (and quaternion) are linearly interpolated onto the accelerometer's time stamps;
-where the gyroscope has no sample within 1.5 periods the row is invalid (a marked gap).
+where the gyroscope has a hole longer than 1.5 periods the rows are invalid (a marked gap).
 """
 
 from __future__ import annotations
@@ -109,8 +109,13 @@ def _period(t: np.ndarray) -> float:
     return float(np.median(d)) if d.size else float("nan")
 
 
-def _onto(t_src: np.ndarray, v: np.ndarray, t_dst: np.ndarray, max_gap_s: float) -> np.ndarray:
-    """Linear interpolation of ``v`` (n, k) onto ``t_dst``; NaN where no source sample is near."""
+def _onto(t_src: np.ndarray, v: np.ndarray, t_dst: np.ndarray, period_s: float) -> np.ndarray:
+    """Linear interpolation of ``v`` (n, k) onto ``t_dst``.
+
+    Before the first and after the last source sample the edge value is held for up to half a
+    period (the two signals' stamps are offset by a few ms); where the source has a hole longer
+    than 1.5 periods the result is NaN, so the row becomes a marked gap.
+    """
     ok = np.isfinite(t_src) & np.all(np.isfinite(v), axis=1)
     ts, vs = t_src[ok], v[ok]
     order = np.argsort(ts, kind="stable")
@@ -119,11 +124,13 @@ def _onto(t_src: np.ndarray, v: np.ndarray, t_dst: np.ndarray, max_gap_s: float)
     if ts.size < 2:
         return out
     for k in range(v.shape[1]):
-        out[:, k] = np.interp(t_dst, ts, vs[:, k], left=np.nan, right=np.nan)
+        out[:, k] = np.interp(t_dst, ts, vs[:, k])
     j = np.clip(np.searchsorted(ts, t_dst), 1, ts.size - 1)
-    near = np.minimum(np.abs(t_dst - ts[j - 1]), np.abs(ts[j] - t_dst))
     span = ts[j] - ts[j - 1]
-    out[(span > max_gap_s) | (near > max_gap_s) | ~np.isfinite(t_dst)] = np.nan
+    inside = (t_dst >= ts[0]) & (t_dst <= ts[-1])
+    hole = inside & (span > 1.5 * period_s)
+    outside = (t_dst < ts[0] - 0.5 * period_s) | (t_dst > ts[-1] + 0.5 * period_s)
+    out[hole | outside | ~np.isfinite(t_dst)] = np.nan
     return out
 
 
@@ -148,6 +155,9 @@ def read_metabase(
         names[key] = name
         if kind == "acc":
             rates[key] = rate
+    # One clock for every board: ms since the earliest stamp (exact in float64, unlike
+    # epoch seconds, which keep only ~0.2 µs).
+    e0_ms = min(float(np.nanmin(c["t"])) for slot in boards.values() for _, c, _ in slot.values())
     series = []
     units: dict[str, tuple[str, str]] = {}
     for key, slot in boards.items():
@@ -162,7 +172,8 @@ def read_metabase(
                 raise ImportFormatError(msg)
         fa, ca, ua = slot["acc"]
         fg, cg, ug = slot["gyr"]
-        pa, pg = _period(ca["t"] / 1000.0), _period(cg["t"] / 1000.0)
+        ta, tg = (ca["t"] - e0_ms) / 1000.0, (cg["t"] - e0_ms) / 1000.0
+        pa, pg = _period(ta), _period(tg)
         if not (np.isfinite(pa) and np.isfinite(pg)):
             msg = f"{fa.name}: fewer than two valid time stamps in 'epoc (ms)'; export again"
             raise ImportFormatError(msg)
@@ -173,26 +184,25 @@ def read_metabase(
                 "and record again"
             )
             raise ImportFormatError(msg)
-        t = ca["t"] / 1000.0
+        t = ta
         acc = np.column_stack([ca["x"], ca["y"], ca["z"]]) * unit_factor(
             ua, ACC_UNITS_TO_M_S2, what="accelerometer", where=fa.name, advice="export in g"
         )
         g = np.column_stack([cg["x"], cg["y"], cg["z"]]) * unit_factor(
             ug, GYR_UNITS_TO_DPS, what="gyroscope", where=fg.name, advice="export in deg/s"
         )
-        gyr = _onto(cg["t"] / 1000.0, g, t, 1.5 * pg)
+        gyr = _onto(tg, g, t, pg)
         quat = None
         files_used = [fa, fg]
         if "quat" in slot:
             fq, cq, _ = slot["quat"]
             q = np.column_stack([cq["w"], cq["x"], cq["y"], cq["z"]])
-            quat = _onto(cq["t"] / 1000.0, q, t, 1.5 * max(_period(cq["t"] / 1000.0), pa))
+            tq = (cq["t"] - e0_ms) / 1000.0
+            quat = _onto(tq, q, t, max(_period(tq), pa))
             nrm = np.linalg.norm(quat, axis=1, keepdims=True)
             with np.errstate(invalid="ignore", divide="ignore"):
                 quat = quat / nrm
             files_used.append(fq)
-        # Time relative to the first stamp keeps float precision; the epoch goes to the header.
-        t0 = float(np.nanmin(t))
         address = (
             ":".join(key[i : i + 2] for i in range(0, 12, 2))
             if re.fullmatch(r"[0-9A-F]{12}", key)
@@ -203,26 +213,16 @@ def read_metabase(
                 key=key,
                 files=tuple(files_used),
                 family="metabase",
-                t_dev_s=t - t0,
+                t_dev_s=t,
                 acc_m_s2=acc,
                 gyr_dps=gyr,
                 quat_wxyz=quat,
                 name=names.get(key, ""),
                 address=address,
                 match_names=(key,),
-                epoch_at_zero_s=t0,
+                epoch_at_zero_s=e0_ms / 1000.0,
                 nominal_rate_hz=rates.get(key),
             )
         )
         units[key] = (ua, ug)
-    # Several boards: put them on one clock (the epoch), relative to the earliest.
-    if len(series) > 1:
-        from dataclasses import replace
-
-        e0 = min(s.epoch_at_zero_s for s in series if s.epoch_at_zero_s is not None)
-        series = [
-            replace(s, t_dev_s=s.t_dev_s + (s.epoch_at_zero_s - e0), epoch_at_zero_s=e0)
-            for s in series
-            if s.epoch_at_zero_s is not None
-        ]
     return series, units
