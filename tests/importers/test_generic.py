@@ -1,0 +1,245 @@
+"""The generic importer: TOML maps, multi-row headers, units, quaternion order, bad maps."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from companion.importers import ImportFormatError, load_export
+from companion.model import GRAVITY_M_S2
+
+SIMPLE_MAP = """
+[format]
+delimiter = "{delim}"
+header_rows = 1
+
+[time]
+column = "t"
+unit = "{tunit}"
+
+[[sensor]]
+segment = "shin"
+side = "left"
+acc = ["ax", "ay", "az"]
+acc_unit = "{aunit}"
+gyr = ["gx", "gy", "gz"]
+gyr_unit = "{gunit}"
+"""
+
+
+def _simple(
+    tmp_path: Path,
+    *,
+    delim: str = ",",
+    tunit: str = "s",
+    aunit: str = "g",
+    gunit: str = "rad/s",
+    n: int = 200,
+    acc_scale: float = 1.0,
+) -> tuple[Path, Path]:
+    k = np.arange(n)
+    t = k * 0.01
+    sep = "\t" if delim == "tab" else delim
+    rows = ["t" + sep + sep.join(["ax", "ay", "az", "gx", "gy", "gz"])]
+    for i in k:
+        tv = t[i] * {"s": 1, "ms": 1e3, "us": 1e6}[tunit]
+        vals = [0.0, 0.0, acc_scale * 1.0, 0.5 * math.sin(i / 10), 0.0, -0.25]
+        rows.append(sep.join([f"{tv:.6f}", *(f"{v:.6f}" for v in vals)]))
+    data = tmp_path / "rec.tsv"
+    data.write_text("\n".join(rows) + "\n")
+    m = tmp_path / "map.toml"
+    m.write_text(SIMPLE_MAP.format(delim=delim, tunit=tunit, aunit=aunit, gunit=gunit))
+    return data, m
+
+
+@pytest.mark.parametrize(("delim", "tunit"), [(",", "s"), ("tab", "ms"), (";", "us")])
+def test_golden_units_converted(tmp_path: Path, delim: str, tunit: str) -> None:
+    data, m = _simple(tmp_path, delim=delim, tunit=tunit)
+    s = load_export([data], "generic", map_path=m)
+    c = s.chunks["shin_left"]
+    assert s.sensor("shin_left").family == "imported"
+    np.testing.assert_allclose(c.t_s, np.arange(200) * 0.01, atol=1e-9)
+    np.testing.assert_allclose(c.acc_m_s2[:, 2], GRAVITY_M_S2, rtol=1e-12)
+    expected = np.round(0.5 * np.sin(np.arange(200) / 10), 6) * 180 / math.pi
+    np.testing.assert_allclose(c.gyr_dps[:, 0], expected, rtol=1e-12)
+    np.testing.assert_allclose(c.gyr_dps[:, 2], -0.25 * 180 / math.pi, rtol=1e-12)
+    assert s.extra["import_warnings"] == []
+
+
+def test_wrong_declared_unit_warns(tmp_path: Path) -> None:
+    data, m = _simple(tmp_path, aunit="m/s2")  # the data are in g
+    s = load_export([data], "generic", map_path=m)
+    assert any("is the unit g rather than m/s2" in w for w in s.extra["import_warnings"])
+
+
+def test_missing_unit_is_an_error(tmp_path: Path) -> None:
+    data, m = _simple(tmp_path)
+    m.write_text(m.read_text().replace('acc_unit = "g"\n', ""))
+    with pytest.raises(ImportFormatError, match=r"no acc_unit \(units are never guessed\)"):
+        load_export([data], "generic", map_path=m)
+
+
+def test_unknown_unit_is_an_error(tmp_path: Path) -> None:
+    data, m = _simple(tmp_path, gunit="rpm")
+    with pytest.raises(ImportFormatError, match="unknown gyroscope unit 'rpm'"):
+        load_export([data], "generic", map_path=m)
+
+
+def test_missing_column_is_named(tmp_path: Path) -> None:
+    data, m = _simple(tmp_path)
+    m.write_text(m.read_text().replace('"gz"', '"gyro_z"'))
+    with pytest.raises(
+        ImportFormatError, match=r"rec.tsv: missing column 'gyro_z' \(sensor #1 gyr"
+    ):
+        load_export([data], "generic", map_path=m)
+
+
+def test_generic_needs_a_map(tmp_path: Path) -> None:
+    data, _ = _simple(tmp_path)
+    with pytest.raises(ImportFormatError, match="needs a map"):
+        load_export([data], "generic")
+
+
+def test_bad_toml(tmp_path: Path) -> None:
+    data, m = _simple(tmp_path)
+    m.write_text("[time\n")
+    with pytest.raises(ImportFormatError, match="not valid TOML"):
+        load_export([data], "generic", map_path=m)
+
+
+def test_mixed_rates_in_one_file(tmp_path: Path) -> None:
+    data, m = _simple(tmp_path, n=400)
+    lines = data.read_text().splitlines()
+    out = [lines[0]]
+    for i, ln in enumerate(lines[1:]):
+        parts = ln.split(",")
+        t = i * 0.01 if i < 200 else 2.0 + (i - 200) * 0.02
+        out.append(",".join([f"{t:.6f}", *parts[1:]]))
+    data.write_text("\n".join(out) + "\n")
+    with pytest.raises(ImportFormatError, match="mixed sampling rates"):
+        load_export([data], "generic", map_path=m)
+
+
+def test_time_backwards(tmp_path: Path) -> None:
+    data, m = _simple(tmp_path)
+    lines = data.read_text().splitlines()
+    lines[10], lines[11] = lines[11], lines[10]
+    data.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ImportFormatError, match=r"time goes backwards from row 11 to row 12"):
+        load_export([data], "generic", map_path=m)
+
+
+APDM_MAP = """
+description = "APDM Opal-style export: sensor / quantity / axis header rows"
+[format]
+delimiter = ","
+skip_rows = 1
+header_rows = 3
+
+[time]
+column = "Time"
+unit = "iso"
+
+[[sensor]]
+segment = "shin"
+acc = ["Shank/Accelerometer/X", "Shank/Accelerometer/Y", "Shank/Accelerometer/Z"]
+acc_unit = "m/s2"
+gyr = ["Shank/Gyroscope/X", "Shank/Gyroscope/Y", "Shank/Gyroscope/Z"]
+gyr_unit = "rad/s"
+quat = ["Shank/Orientation/X", "Shank/Orientation/Y", "Shank/Orientation/Z", "Shank/Orientation/W"]
+quat_order = "xyzw"
+counter = "Shank/Counter"
+
+[[sensor]]
+segment = "foot"
+acc = ["Foot/Accelerometer/X", "Foot/Accelerometer/Y", "Foot/Accelerometer/Z"]
+acc_unit = "m/s2"
+gyr = ["Foot/Gyroscope/X", "Foot/Gyroscope/Y", "Foot/Gyroscope/Z"]
+gyr_unit = "rad/s"
+"""
+
+
+def _apdm(
+    tmp_path: Path, n: int = 130, drop: tuple[int, ...] = ()
+) -> tuple[Path, Path, np.ndarray]:
+    rng = np.random.default_rng(5)
+    q = rng.normal(size=(n, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    title = "Case ID: S01,,,,,,,,,,,,,,,"
+    h1 = "Time,Shank,,,,,,,,,,,Foot,,,,,"
+    h2 = ",Accelerometer,,,Gyroscope,,,Orientation,,,,Counter,Accelerometer,,,Gyroscope,,"
+    h3 = ",X,Y,Z,X,Y,Z,X,Y,Z,W,,X,Y,Z,X,Y,Z"
+    lines = [title, h1, h2, h3]
+    for i in range(n):
+        if i in drop:
+            continue
+        stamp = f"2024-05-01T12:00:{i / 128:09.6f}Z"
+        shank = [0.1, 9.8, 0.2, 0.01 * i, 0.0, -0.01, *q[i][[1, 2, 3, 0]]]
+        foot = [9.8, 0.0, 0.0, 0.0, 0.02, 0.0]
+        vals = [stamp, *(f"{v:.8f}" for v in shank), str(1000 + i), *(f"{v:.8f}" for v in foot)]
+        lines.append(",".join(vals))
+    data = tmp_path / "opal.csv"
+    data.write_text("\n".join(lines) + "\n")
+    m = tmp_path / "apdm.toml"
+    m.write_text(APDM_MAP)
+    return data, m, q
+
+
+def test_multirow_header_iso_time_quaternion_order_and_side_flag(tmp_path: Path) -> None:
+    data, m, q = _apdm(tmp_path)
+    with pytest.raises(ImportFormatError, match="pass --side left or --side right"):
+        load_export([data], "generic", map_path=m)
+    s = load_export([data], "generic", map_path=m, placements={"side": "right"})
+    assert sorted(s.chunks) == ["foot_right", "shin_right"]
+    assert s.start_time_utc == "2024-05-01T12:00:00.000Z"
+    shin = s.chunks["shin_right"]
+    np.testing.assert_allclose(shin.t_s, np.arange(130) / 128, atol=2e-6)
+    np.testing.assert_allclose(shin.quat_wxyz, np.round(q, 8), atol=1e-12)
+    np.testing.assert_allclose(
+        shin.gyr_dps[:, 0], np.round(0.01 * np.arange(130), 8) * 180 / math.pi
+    )
+    np.testing.assert_array_equal(shin.counter, 1000 + np.arange(130))
+    assert s.sensor("shin_right").sampling_rate_hz == pytest.approx(128.0, abs=0.01)
+
+
+def test_counter_jump_is_a_dropped_gap(tmp_path: Path) -> None:
+    data, m, _ = _apdm(tmp_path, drop=(50, 51))
+    s = load_export([data], "generic", map_path=m, placements={"side": "left"})
+    shin_gaps = [g for g in s.gaps if g.sensor_id == "shin_left"]
+    foot_gaps = [g for g in s.gaps if g.sensor_id == "foot_left"]
+    assert [(g.reason, g.n_missing) for g in shin_gaps] == [("dropped", 2)]
+    assert [(g.reason, g.n_missing) for g in foot_gaps] == [("dropped", 2)]  # from time
+    assert shin_gaps[0].t_start_s == pytest.approx(49 / 128, abs=2e-6)
+
+
+def test_nan_block_is_kept_as_marked_gap(tmp_path: Path) -> None:
+    data, m = _simple(tmp_path)
+    lines = data.read_text().splitlines()
+    for i in range(60, 70):
+        parts = lines[i + 1].split(",")
+        lines[i + 1] = ",".join([parts[0], "nan", "", "nan", *parts[4:]])
+    data.write_text("\n".join(lines) + "\n")
+    s = load_export([data], "generic", map_path=m)
+    assert [(g.reason, g.n_missing) for g in s.gaps] == [("invalid", 10)]
+    assert s.gaps[0].t_start_s == pytest.approx(0.59)
+    assert s.gaps[0].t_end_s == pytest.approx(0.70)
+
+
+def test_template_sensor_placed_per_file(tmp_path: Path) -> None:
+    """One file per sensor with the same columns; placement from the filename rule."""
+    for name in ("left_shin", "left_foot"):
+        sub = tmp_path / name
+        sub.mkdir()
+        data, m = _simple(sub)
+        data.rename(tmp_path / f"{name}.csv")
+    m.write_text(m.read_text().replace('segment = "shin"\nside = "left"\n', ""))
+    files = [tmp_path / "left_shin.csv", tmp_path / "left_foot.csv"]
+    with pytest.raises(ImportFormatError, match="no placement given"):
+        load_export(files, "generic", map_path=m)
+    s = load_export(
+        files, "generic", map_path=m, filename_rule=r"(?P<side>left|right)_(?P<segment>shin|foot)"
+    )
+    assert sorted(s.chunks) == ["foot_left", "shin_left"]
