@@ -899,16 +899,24 @@ def _advice(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 h for h in doc["stretches"] if h["block"] == b["block"] and h["side"] == b["side"]
             ]
             short = [h for h in bh if h["met"] is False]
-            if short or (b["holds_done"] or 0) < b["holds_prescribed"]:
-                mean_tip = float(np.mean([h["time_in_position_s"] or 0 for h in bh])) if bh else 0
+            if not bh:
+                items.append(
+                    (
+                        2.6,
+                        "holds_short",
+                        f"No {label}{side} was found; do {b['holds_prescribed']} × "
+                        f"{b['hold_s']:g} s next time.",
+                    )
+                )
+            elif short or len(bh) < b["holds_prescribed"]:
+                mean_tip = float(np.mean([h["time_in_position_s"] or 0 for h in bh]))
                 items.append(
                     (
                         2.5,
                         "holds_short",
                         f"The {label}{side}: {len(bh)} of {b['holds_prescribed']} holds, "
                         f"{mean_tip:.0f} s in position on average against "
-                        f"{b['holds_prescribed']} × {b['hold_s']:g} s; "
-                        "hold each stretch for the full time.",
+                        f"{b['hold_s']:g} s; hold each stretch for the full time.",
                     )
                 )
     for s in sets:
