@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from firmware_protocol import calf, witmotion
+from firmware_protocol import calf, dot, metamotion, movesense, witmotion
 from firmware_protocol._common import (
     GRAVITY_M_S2,
     BytesDropped,
@@ -42,6 +42,9 @@ FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
         witmotion.FAMILY,
+        movesense.FAMILY,
+        metamotion.FAMILY,
+        dot.FAMILY,
         calf.FAMILY,
     )
 }
@@ -78,7 +81,10 @@ __all__ = [
     "UnsupportedSettingError",
     "UnsupportedVersionError",
     "calf",
+    "dot",
     "identify_family",
+    "metamotion",
+    "movesense",
     "sig_uuid",
     "witmotion",
 ]

@@ -1,0 +1,552 @@
+"""MbientLab MetaMotion (R / RL / C, BMI160) — accelerometer + gyro streams, fusion quaternion.
+
+Every command and notification is ``[module id][register id][data…]`` on one write
+characteristic (``326a9001-…``) and one notify characteristic (``326a9006-…``).
+
+Byte sequences and scales below are taken from the vendor SDK's own unit tests
+(mbientlab/MetaWear-SDK-Cpp ``test/test_accelerometer_bmi160.py``, ``test_gyro_bmi160.py``,
+``test_sensor_fusion.py``, ``test_settings.py``; sensor-protocols.md §3):
+
+* acc config ``03 03 <odr> <range>``: odr 0x26/0x27/0x28/0x29 = 25/50/100/200 Hz, range byte
+  0x03/0x05/0x08/0x0C = ±2/4/8/16 g (32768/range LSB per g); gyro config ``13 03 <odr> <range>``
+  with the same odr bytes and range 0..4 = ±2000/1000/500/250/125 °/s (16.4/32.8/65.6/131.2/262.4
+  LSB per °/s, the SDK's divisors).
+* data ``03 04`` + int16 x,y,z (acc) and ``13 05`` + int16 x,y,z (gyro); packed variants
+  ``03 1C`` and ``13 07`` carry three consecutive samples in one 20-byte notification.
+* subscribe ``03 1C 01`` / ``13 07 01``; enable sampling ``03 02 01 00`` / ``13 02 01 00``;
+  start ``03 01 01`` / ``13 01 01``; stop ``03 01 00`` / ``13 01 00``; disable ``03 02 00 01`` /
+  ``13 02 00 01``; unsubscribe ``03 1C 00`` / ``13 07 00``.
+* sensor fusion (module 0x19): quaternion ``19 07`` + float32 w,x,y,z; corrected acc ``19 04``
+  + float32 x,y,z **in mg** + u8 accuracy; corrected gyro ``19 05`` + float32 °/s + u8.
+* battery: write ``11 CC``, notification ``11 8C <charge %> <voltage mV u16>``.
+
+The board sends no counter and no time stamp while streaming, so acc and gyro samples are
+grouped by their fixed cyclic arrival order (see :class:`MetaDecoder`); samples whose
+partner notification was lost are dropped and reported. The MetaMotion S (BMI270) uses other
+register ids and ODR bytes and is not covered here (UNCONFIRMED mapping in the reference notes).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from firmware_protocol._common import (
+    GRAVITY_M_S2,
+    DeviceEncoder,
+    Event,
+    Family,
+    Samples,
+    StreamDecoder,
+    as_rows,
+    quantize,
+)
+from firmware_protocol.errors import (
+    MalformedPacketError,
+    ProtocolError,
+    TruncatedPacketError,
+    UnsupportedSettingError,
+)
+
+__all__ = [
+    "ACC_RANGE_BYTES",
+    "FAMILY",
+    "GYR_LSB_PER_DPS",
+    "NOTIFY_CHAR_UUID",
+    "SERVICE_UUID",
+    "WRITE_CHAR_UUID",
+    "MetaBattery",
+    "MetaCorrected",
+    "MetaDecoder",
+    "MetaEncoder",
+    "MetaQuaternion",
+    "MetaRaw",
+    "decode_notification",
+    "encode_notification",
+    "fusion_start_commands",
+    "raw_start_commands",
+    "raw_stop_commands",
+]
+
+SERVICE_UUID = "326a9000-85cb-9195-d9dd-464cfbbae75a"
+WRITE_CHAR_UUID = "326a9001-85cb-9195-d9dd-464cfbbae75a"
+NOTIFY_CHAR_UUID = "326a9006-85cb-9195-d9dd-464cfbbae75a"
+
+MOD_ACC = 0x03
+MOD_SETTINGS = 0x11
+MOD_GYRO = 0x13
+MOD_FUSION = 0x19
+REG_ACC_DATA = 0x04
+REG_ACC_PACKED = 0x1C
+REG_GYRO_DATA = 0x05
+REG_GYRO_PACKED = 0x07
+REG_FUSION_ACC = 0x04
+REG_FUSION_GYRO = 0x05
+REG_FUSION_QUAT = 0x07
+REG_BATTERY_READ = 0xCC
+REG_BATTERY = 0x8C
+
+ODR_BYTES: dict[float, int] = {25.0: 0x26, 50.0: 0x27, 100.0: 0x28, 200.0: 0x29}
+ACC_RANGE_BYTES: dict[float, int] = {2.0: 0x03, 4.0: 0x05, 8.0: 0x08, 16.0: 0x0C}
+GYR_RANGE_CODES: dict[float, int] = {2000.0: 0, 1000.0: 1, 500.0: 2, 250.0: 3, 125.0: 4}
+GYR_LSB_PER_DPS: dict[float, float] = {
+    2000.0: 16.4,
+    1000.0: 32.8,
+    500.0: 65.6,
+    250.0: 131.2,
+    125.0: 262.4,
+}
+DEFAULT_ACC_RANGE_G = 8.0
+DEFAULT_GYR_RANGE_DPS = 1000.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetaRaw:
+    """Raw acc (module 0x03) or gyro (0x13) samples, one or three (packed) per notification."""
+
+    module: int
+    register: int
+    samples: tuple[tuple[int, int, int], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetaQuaternion:
+    """Sensor-fusion quaternion ``19 07``: w, x, y, z float32."""
+
+    wxyz: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetaCorrected:
+    """Sensor-fusion corrected acc (``19 04``, mg) or gyro (``19 05``, °/s) with accuracy 0..3."""
+
+    register: int
+    xyz: tuple[float, float, float]
+    accuracy: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetaBattery:
+    """Settings battery reply ``11 8C``."""
+
+    charge_pct: int
+    voltage_mv: int
+
+
+MetaPacket = MetaRaw | MetaQuaternion | MetaCorrected | MetaBattery
+
+_RAW_KINDS = {
+    (MOD_ACC, REG_ACC_DATA): 1,
+    (MOD_ACC, REG_ACC_PACKED): 3,
+    (MOD_GYRO, REG_GYRO_DATA): 1,
+    (MOD_GYRO, REG_GYRO_PACKED): 3,
+}
+
+
+def _finite(vals: tuple[float, ...], offset: int, what: str) -> None:
+    for i, v in enumerate(vals):
+        if not math.isfinite(v):
+            raise MalformedPacketError(offset + 4 * i, "a finite float32", v, what=what)
+
+
+def decode_notification(data: bytes) -> MetaPacket:
+    """Decode one notification of the kinds this module streams; raises :class:`ProtocolError`."""
+    what = "MetaMotion notification"
+    if len(data) < 2:
+        raise TruncatedPacketError(2, len(data), what=what)
+    key = (data[0], data[1])
+    if key in _RAW_KINDS:
+        n = _RAW_KINDS[key]
+        _exact(data, 2 + 6 * n, what)
+        v = struct.unpack_from(f"<{3 * n}h", data, 2)
+        return MetaRaw(
+            module=data[0],
+            register=data[1],
+            samples=tuple((v[i], v[i + 1], v[i + 2]) for i in range(0, 3 * n, 3)),
+        )
+    if key == (MOD_FUSION, REG_FUSION_QUAT):
+        _exact(data, 18, what)
+        q = struct.unpack_from("<4f", data, 2)
+        _finite(q, 2, what)
+        return MetaQuaternion(wxyz=q)  # type: ignore[arg-type]
+    if key in ((MOD_FUSION, REG_FUSION_ACC), (MOD_FUSION, REG_FUSION_GYRO)):
+        _exact(data, 15, what)
+        xyz = struct.unpack_from("<3f", data, 2)
+        _finite(xyz, 2, what)
+        if data[14] > 3:
+            raise MalformedPacketError(14, "accuracy 0..3", data[14], what=what)
+        return MetaCorrected(register=data[1], xyz=xyz, accuracy=data[14])  # type: ignore[arg-type]
+    if key == (MOD_SETTINGS, REG_BATTERY):
+        _exact(data, 5, what)
+        if data[2] > 100:
+            raise MalformedPacketError(2, "charge 0..100 %", data[2], what=what)
+        return MetaBattery(charge_pct=data[2], voltage_mv=struct.unpack_from("<H", data, 3)[0])
+    raise MalformedPacketError(
+        0, "a known [module][register] pair", data[0] << 8 | data[1], what=what
+    )
+
+
+def _exact(data: bytes, n: int, what: str) -> None:
+    if len(data) < n:
+        raise TruncatedPacketError(n, len(data), what=what)
+    if len(data) > n:
+        raise MalformedPacketError(n, f"end of the {n}-byte notification", data[n], what=what)
+
+
+def encode_notification(p: MetaPacket) -> bytes:
+    """Inverse of :func:`decode_notification`."""
+    if isinstance(p, MetaRaw):
+        flat = [c for s in p.samples for c in s]
+        return bytes((p.module, p.register)) + struct.pack(f"<{len(flat)}h", *flat)
+    if isinstance(p, MetaQuaternion):
+        return bytes((MOD_FUSION, REG_FUSION_QUAT)) + struct.pack("<4f", *p.wxyz)
+    if isinstance(p, MetaCorrected):
+        return bytes((MOD_FUSION, p.register)) + struct.pack("<3fB", *p.xyz, p.accuracy)
+    return bytes((MOD_SETTINGS, REG_BATTERY, p.charge_pct)) + struct.pack("<H", p.voltage_mv)
+
+
+# Commands -----------------------------------------------------------------------------------
+
+
+def _odr(rate_hz: float) -> int:
+    if float(rate_hz) not in ODR_BYTES:
+        raise UnsupportedSettingError("rate_hz", rate_hz, tuple(ODR_BYTES), family="MetaMotion")
+    return ODR_BYTES[float(rate_hz)]
+
+
+def raw_start_commands(
+    rate_hz: float,
+    acc_range_g: float = DEFAULT_ACC_RANGE_G,
+    gyr_range_dps: float = DEFAULT_GYR_RANGE_DPS,
+) -> list[bytes]:
+    """Configure, subscribe (packed), enable and start acc + gyro at ``rate_hz``."""
+    odr = _odr(rate_hz)
+    return [
+        bytes((MOD_ACC, 0x03, odr, ACC_RANGE_BYTES[float(acc_range_g)])),
+        bytes((MOD_GYRO, 0x03, odr, GYR_RANGE_CODES[float(gyr_range_dps)])),
+        bytes((MOD_ACC, REG_ACC_PACKED, 0x01)),
+        bytes((MOD_GYRO, REG_GYRO_PACKED, 0x01)),
+        bytes((MOD_ACC, 0x02, 0x01, 0x00)),
+        bytes((MOD_GYRO, 0x02, 0x01, 0x00)),
+        bytes((MOD_ACC, 0x01, 0x01)),
+        bytes((MOD_GYRO, 0x01, 0x01)),
+    ]
+
+
+def raw_stop_commands() -> list[bytes]:
+    return [
+        bytes((MOD_ACC, 0x01, 0x00)),
+        bytes((MOD_GYRO, 0x01, 0x00)),
+        bytes((MOD_ACC, 0x02, 0x00, 0x01)),
+        bytes((MOD_GYRO, 0x02, 0x00, 0x01)),
+        bytes((MOD_ACC, REG_ACC_PACKED, 0x00)),
+        bytes((MOD_GYRO, REG_GYRO_PACKED, 0x00)),
+    ]
+
+
+def fusion_start_commands(acc_range_g: float = 16.0, gyr_range_dps: float = 2000.0) -> list[bytes]:
+    """IMUPlus fusion at 100 Hz: corrected acc + gyro + quaternion (SDK sequence, test vectors).
+
+    Mode byte 2 = IMUPlus; the range byte packs acc range 0..3 (2..16 g) and gyro range
+    (SDK enum + 1) << 4. Output-enable mask bits 0 (acc), 1 (gyro), 3 (quaternion).
+    """
+    acc_code = (2.0, 4.0, 8.0, 16.0).index(float(acc_range_g))
+    gyr_code = GYR_RANGE_CODES[float(gyr_range_dps)] + 1
+    mask = (1 << 0) | (1 << 1) | (1 << 3)
+    return [
+        bytes((MOD_FUSION, 0x02, 0x02, acc_code | gyr_code << 4)),
+        bytes((MOD_ACC, 0x03, ODR_BYTES[100.0], ACC_RANGE_BYTES[float(acc_range_g)])),
+        bytes((MOD_GYRO, 0x03, ODR_BYTES[100.0], GYR_RANGE_CODES[float(gyr_range_dps)])),
+        bytes((MOD_FUSION, REG_FUSION_ACC, 0x01)),
+        bytes((MOD_FUSION, REG_FUSION_GYRO, 0x01)),
+        bytes((MOD_FUSION, REG_FUSION_QUAT, 0x01)),
+        bytes((MOD_ACC, 0x02, 0x01, 0x00)),
+        bytes((MOD_GYRO, 0x02, 0x01, 0x00)),
+        bytes((MOD_ACC, 0x01, 0x01)),
+        bytes((MOD_GYRO, 0x01, 0x01)),
+        bytes((MOD_FUSION, 0x03, mask, 0x00)),
+        bytes((MOD_FUSION, 0x01, 0x01)),
+    ]
+
+
+BATTERY_READ_COMMAND = bytes((MOD_SETTINGS, REG_BATTERY_READ))
+
+
+# Streaming decoder --------------------------------------------------------------------------
+
+
+class MetaDecoder(StreamDecoder):
+    """Groups one notification of each stream (acc, gyro[, quaternion]) into samples.
+
+    The board streams without counters, but it reads acc and gyro from one IMU at one ODR
+    and sends their notifications in a fixed cyclic order (acc, gyro, acc, gyro, …). The
+    decoder learns that order from the first complete group; a notification that arrives out
+    of turn means a notification was lost, and the samples that can no longer be paired are
+    dropped and reported, never paired with the wrong partner.
+    """
+
+    family = "metamotion"
+
+    def __init__(
+        self,
+        acc_range_g: float = DEFAULT_ACC_RANGE_G,
+        gyr_range_dps: float = DEFAULT_GYR_RANGE_DPS,
+        *,
+        fusion: bool = False,
+    ) -> None:
+        super().__init__()
+        self.acc_g_per_lsb = float(acc_range_g) / 32768.0
+        self.gyr_dps_per_lsb = 1.0 / GYR_LSB_PER_DPS[float(gyr_range_dps)]
+        self.fusion = fusion
+        self._n_streams = 3 if fusion else 2
+        self._order: list[str] = []  # learned cyclic order of stream names
+        self._learned = False
+        self._group: dict[str, tuple[list[tuple[float, ...]], int]] = {}  # name → (rows, bytes)
+        self._pos = 0
+
+    def feed(self, data: bytes, char_uuid: str | None = None) -> list[Event]:
+        out: list[Event] = []
+        if char_uuid is not None and char_uuid.lower() != NOTIFY_CHAR_UUID:
+            self._dropped(out, len(data), f"not the MetaMotion notify characteristic: {char_uuid}")
+            return out
+        try:
+            p = decode_notification(bytes(data))
+        except ProtocolError as exc:
+            self._dropped(out, len(data), f"bad MetaMotion notification: {exc}")
+            return out
+        g = GRAVITY_M_S2
+        if isinstance(p, MetaBattery):
+            self._reply(out, p)
+            return out
+        rows: list[tuple[float, ...]]
+        if isinstance(p, MetaRaw) and not self.fusion:
+            if p.module == MOD_ACC:
+                name, k = "acc", self.acc_g_per_lsb * g
+            else:
+                name, k = "gyro", self.gyr_dps_per_lsb
+            rows = [(x * k, y * k, z * k) for x, y, z in p.samples]
+        elif isinstance(p, MetaCorrected) and self.fusion:
+            if p.register == REG_FUSION_ACC:
+                name, rows = "acc", [tuple(v * 1e-3 * g for v in p.xyz)]
+            else:
+                name, rows = "gyro", [p.xyz]
+        elif isinstance(p, MetaQuaternion) and self.fusion:
+            name, rows = "quaternion", [p.wxyz]
+        else:
+            self._dropped(out, len(data), "MetaMotion stream not used in this mode")
+            return out
+        self.stats.packets += 1
+        self._take(out, name, rows, len(data))
+        return out
+
+    def _drop_group(self, out: list[Event]) -> None:
+        if self._group:
+            n = sum(b for _, b in self._group.values())
+            names = "+".join(self._group)
+            self._dropped(
+                out, n, f"unpaired MetaMotion {names} (a notification of another stream was lost)"
+            )
+        self._group = {}
+
+    def _take(
+        self, out: list[Event], name: str, rows: list[tuple[float, ...]], nbytes: int
+    ) -> None:
+        if not self._learned:
+            if name in self._group:  # repeat before every stream was seen: restart
+                self._drop_group(out)
+                self._order = []
+            self._order.append(name)
+            self._group[name] = (rows, nbytes)
+            if len(self._order) == self._n_streams:
+                self._learned = True
+                self._emit(out)
+            return
+        i = self._order.index(name)
+        if i != self._pos:
+            # Out of turn: the group in progress misses the streams in between.
+            self._drop_group(out)
+            if i != 0:  # X's own group misses its earlier members too
+                self._dropped(
+                    out,
+                    nbytes,
+                    f"unpaired MetaMotion {name} (a notification of another stream was lost)",
+                )
+                self._pos = (i + 1) % self._n_streams
+                return
+        self._group[name] = (rows, nbytes)
+        self._pos = i + 1
+        if self._pos == self._n_streams:
+            self._emit(out)
+
+    def _emit(self, out: list[Event]) -> None:
+        group = self._group
+        self._group = {}
+        self._pos = 0
+        n = min(len(r) for r, _ in group.values())
+        if any(len(r) != n for r, _ in group.values()):
+            self._dropped(out, 0, "MetaMotion streams with unequal batch sizes")
+        s = Samples(
+            acc_m_s2=np.array(group["acc"][0][:n], dtype=np.float64).reshape(n, 3),
+            gyr_dps=np.array(group["gyro"][0][:n], dtype=np.float64).reshape(n, 3),
+            quat_wxyz=np.array(group["quaternion"][0][:n], dtype=np.float64).reshape(n, 4)
+            if self.fusion
+            else None,
+        )
+        self.stats.samples += n
+        out.append(s)
+
+
+# Encoder (emulated device) ------------------------------------------------------------------
+
+
+class MetaEncoder(DeviceEncoder):
+    """An emulated MetaMotion R streaming packed acc + gyro (or fusion outputs)."""
+
+    family = "metamotion"
+
+    def __init__(
+        self,
+        rate_hz: float = 100.0,
+        mtu: int = 23,
+        *,
+        acc_range_g: float = DEFAULT_ACC_RANGE_G,
+        gyr_range_dps: float = DEFAULT_GYR_RANGE_DPS,
+        fusion: bool = False,
+        streaming: bool = True,
+    ) -> None:
+        _odr(rate_hz)
+        self.rate_hz = float(rate_hz)
+        self.acc_range_g = float(acc_range_g)
+        self.gyr_range_dps = float(gyr_range_dps)
+        self.fusion = fusion
+        self.streaming = streaming
+        self.battery = MetaBattery(charge_pct=99, voltage_mv=4148)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def encode(
+        self,
+        acc_m_s2: np.ndarray,
+        gyr_dps: np.ndarray,
+        quat_wxyz: np.ndarray | None = None,
+    ) -> list[bytes]:
+        acc = as_rows("acc_m_s2", acc_m_s2, 3)
+        gyr = as_rows("gyr_dps", gyr_dps, 3)
+        if acc.shape != gyr.shape:
+            msg = f"acc_m_s2 {acc.shape} and gyr_dps {gyr.shape} differ in length"
+            raise ValueError(msg)
+        if not self.streaming:
+            return []
+        if self.fusion:
+            q = (
+                np.tile([1.0, 0.0, 0.0, 0.0], (acc.shape[0], 1))
+                if quat_wxyz is None
+                else as_rows("quat_wxyz", quat_wxyz, 4)
+            )
+            out = []
+            for i in range(acc.shape[0]):
+                mg = acc[i] / GRAVITY_M_S2 * 1000.0
+                out.append(
+                    encode_notification(
+                        MetaCorrected(register=REG_FUSION_ACC, xyz=tuple(mg.tolist()), accuracy=3)
+                    )
+                )  # type: ignore[arg-type]
+                out.append(
+                    encode_notification(
+                        MetaCorrected(
+                            register=REG_FUSION_GYRO, xyz=tuple(gyr[i].tolist()), accuracy=3
+                        )
+                    )
+                )  # type: ignore[arg-type]
+                out.append(encode_notification(MetaQuaternion(wxyz=tuple(q[i].tolist()))))  # type: ignore[arg-type]
+            return out
+        a = quantize(acc / GRAVITY_M_S2, 32768.0 / self.acc_range_g, -32768, 32767)
+        g = quantize(gyr, GYR_LSB_PER_DPS[self.gyr_range_dps], -32768, 32767)
+        out = []
+        for i in range(a.shape[0]):
+            self._pending.append((a[i], g[i]))
+            if len(self._pending) == 3:
+                rows = self._pending
+                self._pending = []
+                out.append(
+                    encode_notification(
+                        MetaRaw(
+                            module=MOD_ACC,
+                            register=REG_ACC_PACKED,
+                            samples=tuple(tuple(r[0].tolist()) for r in rows),
+                        )
+                    )
+                )  # type: ignore[arg-type]
+                out.append(
+                    encode_notification(
+                        MetaRaw(
+                            module=MOD_GYRO,
+                            register=REG_GYRO_PACKED,
+                            samples=tuple(tuple(r[1].tolist()) for r in rows),
+                        )
+                    )
+                )  # type: ignore[arg-type]
+        return out
+
+    def respond(self, command: bytes) -> list[tuple[str, bytes]]:
+        if command == BATTERY_READ_COMMAND:
+            return [(NOTIFY_CHAR_UUID, encode_notification(self.battery))]
+        if len(command) == 4 and command[0] == MOD_ACC and command[1] == 0x03:
+            for r, b in ODR_BYTES.items():
+                if b == command[2]:
+                    self.rate_hz = r
+            for rg, b in ACC_RANGE_BYTES.items():
+                if b == command[3]:
+                    self.acc_range_g = rg
+        elif len(command) == 4 and command[0] == MOD_GYRO and command[1] == 0x03:
+            for rg, c in GYR_RANGE_CODES.items():
+                if c == command[3]:
+                    self.gyr_range_dps = rg
+        elif len(command) == 3 and command[0] in (MOD_ACC, MOD_FUSION) and command[1] == 0x01:
+            self.fusion = command[0] == MOD_FUSION or self.fusion
+            self.streaming = command[2] == 0x01
+        return []
+
+
+# Family -------------------------------------------------------------------------------------
+
+
+class MetaMotionFamily(Family):
+    __slots__ = ()
+
+    def start_commands(self, rate_hz: float) -> list[tuple[str, bytes]]:
+        rate = self.check_rate(rate_hz)
+        return [(WRITE_CHAR_UUID, c) for c in raw_start_commands(rate)]
+
+    def stop_commands(self) -> list[tuple[str, bytes]]:
+        return [(WRITE_CHAR_UUID, c) for c in raw_stop_commands()]
+
+    def new_decoder(self, rate_hz: float | None = None) -> MetaDecoder:
+        return MetaDecoder()
+
+    def new_encoder(self, rate_hz: float, mtu: int = 23) -> MetaEncoder:
+        return MetaEncoder(self.check_rate(rate_hz), mtu, streaming=False)
+
+
+FAMILY = MetaMotionFamily(
+    name="metamotion",
+    display_name="MbientLab MetaMotion R / RL / C (BMI160)",
+    service_uuid=SERVICE_UUID,
+    notify_char_uuids=(NOTIFY_CHAR_UUID,),
+    write_char_uuid=WRITE_CHAR_UUID,
+    supported_rates_hz=(25.0, 50.0, 100.0, 200.0),
+    default_rate_hz=100.0,
+    has_device_time=False,
+    has_quaternion=False,
+    has_counter=False,
+    streams="packed acc (±8 g) + gyro (±1000 °/s) int16, 3 samples per 20-byte notification per "
+    "sensor; fusion quaternion (IMUPlus, 100 Hz) via metamotion.fusion_start_commands()",
+    name_patterns=(r"^MetaWear", r"^MetaMotion"),
+    notes=(
+        "no counter and no device time while streaming: stamp on arrival; vendor: ~100 Hz "
+        "total per link is the reliable ceiling",
+        "MetaMotion S (BMI270) uses other register ids and is not covered",
+    ),
+)

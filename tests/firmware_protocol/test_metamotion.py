@@ -1,0 +1,159 @@
+"""MetaMotion: vendor SDK test vectors (mbientlab/MetaWear-SDK-Cpp test/*.py), pairing, emulator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from firmware_protocol import metamotion as mm
+from firmware_protocol._common import GRAVITY_M_S2, BytesDropped, Reply, Samples
+from firmware_protocol.errors import MalformedPacketError, TruncatedPacketError
+
+H = bytes.fromhex
+
+# test_accelerometer_bmi160.py: TestBmi160AccelerationData (±4 g) and HighFreq (packed, ±8 g)
+ACC = H("03 04 16 C4 94 A2 2A D0")
+ACC_G_4G = (-1.872, -2.919, -1.495)
+ACC_PACKED = H("03 1c 62 b7 53 0d e9 fd 16 d0 4d 0e 57 02 8a ff a1 05 0a 01")
+ACC_PACKED_G_8G = [(-4.539, 0.833, -0.131), (-2.995, 0.894, 0.146), (-0.029, 0.352, 0.065)]
+# test_gyro_bmi160.py: ±500 °/s single and ±1000 °/s packed
+GYR = H("13 05 3e 43 ff 7f 00 80")
+GYR_DPS_500 = (262.409, 499.497, -499.512)
+GYR_PACKED = H("13 07 09 15 ad 26 08 de 8a 1a 0d 26 65 e4 8d 20 ac 27 73 ec")
+GYR_PACKED_DPS_1000 = [
+    (164.177, 301.860, -265.122),
+    (207.134, 296.982, -215.457),
+    (254.055, 309.634, -152.591),
+]
+# test_sensor_fusion.py
+QUAT = H("19 07 1b 9b 70 3f 8c 5e 4d bd 07 7f 1d be 78 02 9a be")
+QUAT_WXYZ = (0.940, -0.050, -0.154, -0.301)
+CORR_ACC = H("19 04 20 3e 53 c5 0c fe 79 46 0c fe 79 c6 00")
+CORR_ACC_G = (-3.3799, 15.9995, -15.9995)
+CORR_GYR = H("19 05 7a 56 91 42 b4 62 60 c2 73 34 04 44 00")
+CORR_GYR_DPS = (72.669, -56.096, 528.820)
+# test_settings.py battery: 99 %, 4148 mV
+BATTERY = H("11 8C 63 34 10")
+
+
+def test_vendor_acc_vectors() -> None:
+    p = mm.decode_notification(ACC)
+    assert isinstance(p, mm.MetaRaw)
+    np.testing.assert_allclose(np.array(p.samples[0]) / (32768 / 4), ACC_G_4G, atol=5e-4)
+    dec = mm.MetaDecoder(acc_range_g=4.0)
+    dec.feed(ACC)
+    (s,) = dec.feed(H("13 05 00 00 00 00 00 00"))
+    np.testing.assert_allclose(s.acc_m_s2[0] / GRAVITY_M_S2, ACC_G_4G, atol=5e-4)
+    p = mm.decode_notification(ACC_PACKED)
+    assert len(p.samples) == 3
+    np.testing.assert_allclose(np.array(p.samples) / 4096, ACC_PACKED_G_8G, atol=5e-4)
+    assert mm.encode_notification(p) == ACC_PACKED
+
+
+def test_vendor_gyro_vectors() -> None:
+    dec = mm.MetaDecoder(gyr_range_dps=500.0)
+    assert dec.feed(GYR) == []  # waiting for its acc partner
+    (s,) = dec.feed(H("03 04 00 00 00 00 00 08"))
+    np.testing.assert_allclose(s.gyr_dps[0], GYR_DPS_500, atol=5e-4)
+    np.testing.assert_allclose(s.acc_m_s2[0], [0, 0, 2048 / 4096 * GRAVITY_M_S2])
+    dec = mm.MetaDecoder(gyr_range_dps=1000.0)
+    dec.feed(GYR_PACKED)
+    (s,) = dec.feed(ACC_PACKED)
+    np.testing.assert_allclose(s.gyr_dps, GYR_PACKED_DPS_1000, atol=5e-4)
+    np.testing.assert_allclose(s.acc_m_s2 / GRAVITY_M_S2, ACC_PACKED_G_8G, atol=5e-4)
+
+
+def test_vendor_fusion_vectors() -> None:
+    q = mm.decode_notification(QUAT)
+    np.testing.assert_allclose(q.wxyz, QUAT_WXYZ, atol=5e-4)
+    a = mm.decode_notification(CORR_ACC)
+    np.testing.assert_allclose(np.array(a.xyz) / 1000, CORR_ACC_G, atol=5e-4)  # mg on the wire
+    assert a.accuracy == 0
+    dec = mm.MetaDecoder(fusion=True)
+    assert dec.feed(CORR_ACC) + dec.feed(CORR_GYR) == []
+    (s,) = dec.feed(QUAT)
+    np.testing.assert_allclose(s.acc_m_s2[0] / GRAVITY_M_S2, CORR_ACC_G, atol=5e-4)
+    np.testing.assert_allclose(s.gyr_dps[0], CORR_GYR_DPS, atol=5e-4)
+    np.testing.assert_allclose(s.quat_wxyz[0], QUAT_WXYZ, atol=5e-4)
+    for raw in (QUAT, CORR_ACC, CORR_GYR):
+        assert mm.encode_notification(mm.decode_notification(raw)) == raw
+
+
+def test_battery_reply() -> None:
+    dec = mm.MetaDecoder()
+    (r,) = dec.feed(BATTERY)
+    assert isinstance(r, Reply)
+    assert r.packet == mm.MetaBattery(charge_pct=99, voltage_mv=4148)
+    assert mm.BATTERY_READ_COMMAND == H("11 CC")
+
+
+def test_commands_match_sdk_test_vectors() -> None:
+    cmds = mm.raw_start_commands(200.0, acc_range_g=8.0, gyr_range_dps=2000.0)
+    assert cmds[0] == H("03 03 29 08")  # test_set_odr_and_range
+    assert cmds[1] == H("13 03 29 00")  # test_mbl_mw_gyro_bmi160_set_odr
+    assert cmds[2:] == [
+        H("03 1c 01"),
+        H("13 07 01"),
+        H("03 02 01 00"),
+        H("13 02 01 00"),
+        H("03 01 01"),
+        H("13 01 01"),
+    ]
+    assert mm.raw_start_commands(50.0, gyr_range_dps=125.0)[1] == H("13 03 27 04")
+    assert mm.raw_stop_commands()[2:4] == [H("03 02 00 01"), H("13 02 00 01")]
+    with pytest.raises(mm.UnsupportedSettingError):
+        mm.raw_start_commands(60.0)
+
+
+@pytest.mark.parametrize(
+    ("data", "exc"),
+    [
+        (H("03"), TruncatedPacketError),
+        (ACC[:7], TruncatedPacketError),
+        (ACC + b"\x00", MalformedPacketError),
+        (H("05 04 00 00 00 00 00 00"), MalformedPacketError),
+        (H("11 8C 65 00 00"), MalformedPacketError),
+        (H("19 07 00 00 c0 7f") + bytes(12), MalformedPacketError),  # NaN
+    ],
+)
+def test_decode_errors(data: bytes, exc: type) -> None:
+    with pytest.raises(exc):
+        mm.decode_notification(data)
+
+
+@pytest.mark.parametrize("lost", [2, 3, 11])
+def test_pairing_survives_a_lost_notification(lost: int) -> None:
+    """Sample i carries i in both streams; after a loss every emitted row must still match."""
+    idx = np.arange(30, dtype=float)
+    acc = np.stack([idx * 0.1, np.zeros(30), np.zeros(30)], axis=1) * GRAVITY_M_S2
+    gyr = np.stack([idx, np.zeros(30), np.zeros(30)], axis=1)
+    pk = mm.MetaEncoder(100.0).encode(acc, gyr)
+    assert len(pk) == 20
+    del pk[lost]
+    dec = mm.MetaDecoder()
+    ev = [e for p in pk for e in dec.feed(p)]
+    assert [e.n_bytes for e in ev if isinstance(e, BytesDropped)] == [20]
+    rows_acc = np.concatenate([e.acc_m_s2 for e in ev if isinstance(e, Samples)])
+    rows_gyr = np.concatenate([e.gyr_dps for e in ev if isinstance(e, Samples)])
+    assert len(rows_acc) == 27
+    np.testing.assert_allclose(rows_acc[:, 0] / GRAVITY_M_S2 * 10, rows_gyr[:, 0], atol=0.05)
+    assert dec.stats.samples == 27
+
+
+def test_emulator_round_trip_and_battery() -> None:
+    fam = mm.FAMILY
+    enc = fam.new_encoder(100.0)
+    for _, c in fam.start_commands(100.0):
+        enc.respond(c)
+    acc = np.array([[0.0, 0.0, GRAVITY_M_S2]] * 6)
+    gyr = np.array([[10.0, -20.0, 30.0]] * 6)
+    pk = enc.encode(acc, gyr)
+    assert [len(p) for p in pk] == [20] * 4
+    dec = fam.new_decoder()
+    s = [e for p in pk for e in dec.feed(p)]
+    got_acc = np.concatenate([e.acc_m_s2 for e in s])
+    np.testing.assert_allclose(got_acc, acc, atol=0.5 * 8 / 32768 * GRAVITY_M_S2)
+    np.testing.assert_allclose(np.concatenate([e.gyr_dps for e in s]), gyr, atol=0.5 / 32.8)
+    ((uuid, b),) = enc.respond(mm.BATTERY_READ_COMMAND)
+    assert uuid == mm.NOTIFY_CHAR_UUID
+    assert b == BATTERY
