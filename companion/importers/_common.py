@@ -85,7 +85,7 @@ COMMON_RATES_HZ: tuple[float, ...] = (
 
 GYR_FULL_SCALE_DPS = 2000.0  # deg/s, the largest common MEMS gyroscope range
 
-GAP_FACTOR = 2.0
+GAP_FACTOR = 1.5
 """A time step longer than this many median periods marks a gap (samples lost)."""
 
 MIXED_RATE_FACTOR = 1.5
