@@ -1,0 +1,702 @@
+"""The streaming analysis engine: chunks in, events and per-sample angles out.
+
+:class:`SessionAnalyzer` takes shin and foot :class:`~companion.model.ImuChunk`\\ s of one
+leg, interleaved, in any sizes. Per sensor, an :class:`OrientationTracker` (imufusion)
+gives "up" in the sensor frame; the two sensors are resampled onto one time grid
+(``output_rate_hz``, grid points ``k / output_rate_hz`` of the session clock), so alignment
+never depends on how the chunks were cut. Every later step works one grid sample at a
+time in plain Python floats: calibration (rows are buffered until it is done, then
+replayed), angles, reps and phases, stretch holds. The batch function
+:func:`analyze_session` is this same engine fed one chunk per sensor.
+
+Grid samples whose neighbouring sensor samples are more than ``max_interp_gap_s`` apart
+are *invalid*: their angles are NaN and they never start, continue or end a rep or a hold
+(a rep interrupted by a gap is dropped rather than guessed).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from companion.analysis.angles import AngleComputer
+from companion.analysis.calibration import Calibration, estimate_axis
+from companion.analysis.events import (
+    AnalysisEvent,
+    CalibrationDone,
+    Hold,
+    RepCompleted,
+    SetCompleted,
+    SetSummary,
+    Warning,
+)
+from companion.analysis.events import Rep as Rep
+from companion.analysis.holds import HoldTracker
+from companion.analysis.orientation import OrientationTracker
+from companion.analysis.reps import RepTracker
+from companion.analysis.settings import DEFAULT_SETTINGS, AnalysisSettings
+from companion.model import GRAVITY_M_S2, ImuChunk, Segment, Session
+
+__all__ = [
+    "CHANNEL_NAMES",
+    "EXERCISE_HINTS",
+    "AnalysisResult",
+    "AngleFrame",
+    "SessionAnalyzer",
+    "analyze_session",
+]
+
+EXERCISE_HINTS = (
+    "calf_raise",
+    "tibialis_raise",
+    "stretch",
+    "stretch_straight",
+    "stretch_bent",
+)
+
+CHANNEL_NAMES = (
+    "t_s",
+    "ankle_sagittal_deg",
+    "ankle_frontal_deg",
+    "shin_inclination_deg",
+    "foot_pitch_deg",
+    "knee_tracking_deg",
+    "ankle_velocity_dps",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class AngleFrame:
+    """Per-sample output rows (one per grid sample), column arrays of equal length.
+
+    ``phase`` labels: ``""`` (none), ``rise``, ``hold``, ``lower``, ``rest`` (inside a calf
+    or tibialis set), ``stretch`` (inside a stretch hold). ``rep`` is the running rep
+    number ("set.rep", e.g. ``"0.3"``) or ``""``. Angles are NaN where ``valid`` is False.
+    Phase labels are assigned when a rep completes, so rows returned incrementally carry
+    the label known at that time; the whole-session frame carries the final labels.
+    """
+
+    t_s: np.ndarray
+    ankle_sagittal_deg: np.ndarray
+    ankle_frontal_deg: np.ndarray
+    shin_inclination_deg: np.ndarray
+    foot_pitch_deg: np.ndarray
+    knee_tracking_deg: np.ndarray
+    ankle_velocity_dps: np.ndarray
+    valid: np.ndarray
+    phase: np.ndarray
+    rep: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {
+            "t_s": self.t_s,
+            "ankle_sagittal_deg": self.ankle_sagittal_deg,
+            "ankle_frontal_deg": self.ankle_frontal_deg,
+            "shin_inclination_deg": self.shin_inclination_deg,
+            "foot_pitch_deg": self.foot_pitch_deg,
+            "knee_tracking_deg": self.knee_tracking_deg,
+            "ankle_velocity_dps": self.ankle_velocity_dps,
+            "valid": self.valid,
+            "phase": self.phase,
+            "rep": self.rep,
+        }
+
+
+@dataclass(kw_only=True, eq=False)
+class AnalysisResult:
+    """Everything :func:`analyze_session` found."""
+
+    reps: list[Rep]
+    sets: list[SetSummary]
+    holds: list[Hold]
+    warnings: list[Warning]
+    channels: AngleFrame
+    calibration: Calibration | None
+    events: list[AnalysisEvent]
+    side: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def calibration_flagged_fallback(self) -> bool:
+        return self.calibration is None or self.calibration.flagged_fallback
+
+
+class _SensorStream:
+    """Orientation output of one sensor, kept until the grid has passed it."""
+
+    __slots__ = ("acc", "gyr", "t", "tracker", "up")
+
+    def __init__(self, tracker: OrientationTracker) -> None:
+        self.tracker = tracker
+        self.t: list[float] = []
+        self.up: list[tuple[float, float, float]] = []
+        self.gyr: list[tuple[float, float, float]] = []
+        self.acc: list[float] = []
+
+    def add(self, chunk: ImuChunk) -> None:
+        t, up, gyr, acc = self.tracker.update(chunk)
+        if t.size == 0:
+            return
+        self.t.extend(t.tolist())
+        self.up.extend(map(tuple, up.tolist()))
+        self.gyr.extend(map(tuple, gyr.tolist()))
+        self.acc.extend(np.linalg.norm(acc, axis=1).tolist())
+
+    def sample(self, t_k: float, max_gap_s: float):
+        """Interpolated (up, gyr, |acc|, ok) at ``t_k``; needs t[0] <= t_k <= t[-1]."""
+        ts = self.t
+        # Drop samples no longer needed (keep the one at or before t_k).
+        j = 0
+        while j + 1 < len(ts) and ts[j + 1] <= t_k:
+            j += 1
+        if j:
+            del ts[:j], self.up[:j], self.gyr[:j], self.acc[:j]
+        if ts[0] == t_k or len(ts) == 1:
+            return self.up[0], self.gyr[0], self.acc[0], ts[0] == t_k
+        t0, t1 = ts[0], ts[1]
+        ok = (t1 - t0) <= max_gap_s
+        w = (t_k - t0) / (t1 - t0)
+        u0, u1 = self.up[0], self.up[1]
+        ux = u0[0] + w * (u1[0] - u0[0])
+        uy = u0[1] + w * (u1[1] - u0[1])
+        uz = u0[2] + w * (u1[2] - u0[2])
+        n = math.sqrt(ux * ux + uy * uy + uz * uz) or 1.0
+        g0, g1 = self.gyr[0], self.gyr[1]
+        gyr = (
+            g0[0] + w * (g1[0] - g0[0]),
+            g0[1] + w * (g1[1] - g0[1]),
+            g0[2] + w * (g1[2] - g0[2]),
+        )
+        acc = self.acc[0] + w * (self.acc[1] - self.acc[0])
+        return (ux / n, uy / n, uz / n), gyr, acc, ok
+
+
+@dataclass(slots=True)
+class _Row:
+    t: float
+    valid: bool
+    up_s: tuple[float, float, float]
+    up_f: tuple[float, float, float]
+    gyr_s: tuple[float, float, float]
+    gyr_f: tuple[float, float, float]
+    acc_s: float
+    acc_f: float
+
+
+class _Calibrator:
+    """Streaming calibration: finds the stance, then the axes (see calibration.py)."""
+
+    def __init__(self, settings: AnalysisSettings, side: str, exercise_hint: str | None) -> None:
+        self.s = settings
+        self.side = side
+        self.hint = exercise_hint
+        self.rows: list[_Row] = []
+        self.t_first: float | None = None
+        self.run_start: int | None = None
+        self.stance: tuple[int, int] | None = None
+        self.fallback = False
+        self.rot_s = 0.0
+        self.rot_f = 0.0
+        self.notes: list[str] = []
+
+    def _still(self, r: _Row) -> bool:
+        thr = self.s.still_gyr_dps
+        tol = self.s.still_acc_tol_m_s2
+        gs, gf = r.gyr_s, r.gyr_f
+        return (
+            r.valid
+            and gs[0] * gs[0] + gs[1] * gs[1] + gs[2] * gs[2] < thr * thr
+            and gf[0] * gf[0] + gf[1] * gf[1] + gf[2] * gf[2] < thr * thr
+            and abs(r.acc_s - GRAVITY_M_S2) < tol
+            and abs(r.acc_f - GRAVITY_M_S2) < tol
+        )
+
+    def _close_run(self, end: int, *, final: bool) -> None:
+        if self.run_start is None or self.stance is not None:
+            return
+        start = self.run_start
+        dur = self.rows[end - 1].t - self.rows[start].t
+        assert self.t_first is not None
+        late = self.rows[start].t - self.t_first > self.s.stance_search_s
+        if dur >= self.s.stance_min_s:
+            self.stance = (start, end)
+            self.fallback = late
+        elif (late or final) and dur >= self.s.fallback_still_min_s:
+            self.stance = (start, end)
+            self.fallback = True
+        self.run_start = None
+
+    def add(self, r: _Row) -> Calibration | None:
+        """Feed one row; returns the calibration when it completes."""
+        self.rows.append(r)
+        i = len(self.rows) - 1
+        if self.t_first is None:
+            self.t_first = r.t
+        if self.stance is None:
+            if self._still(r):
+                if self.run_start is None:
+                    self.run_start = i
+            else:
+                self._close_run(i, final=False)
+            return None
+        # Axis window after the stance.
+        if r.valid and i > 0:
+            dt = r.t - self.rows[i - 1].t
+            self.rot_s += _perp_norm(r.gyr_s, self._up("s")) * dt
+            self.rot_f += _perp_norm(r.gyr_f, self._up("f")) * dt
+        t_end_stance = self.rows[self.stance[1] - 1].t
+        if (
+            max(self.rot_s, self.rot_f) >= self.s.axis_rotation_deg
+            and min(self.rot_s, self.rot_f) >= self.s.axis_min_rotation_deg * 3.0
+        ) or r.t - t_end_stance >= self.s.axis_timeout_s:
+            return self._solve()
+        return None
+
+    def finish(self) -> Calibration | None:
+        if self.stance is None:
+            self._close_run(len(self.rows), final=True)
+        if self.stance is None or self.stance[1] >= len(self.rows) - 1:
+            # Still only (or nothing still): neutral from the stance, axes unknown.
+            if self.stance is None:
+                return None
+        return self._solve()
+
+    def _up(self, which: str) -> tuple[float, float, float]:
+        cached = getattr(self, "_up_cache", None)
+        if cached is None:
+            assert self.stance is not None
+            a, b = self.stance
+            rows = [r for r in self.rows[a:b] if r.valid]
+            us = np.array([r.up_s for r in rows]).mean(axis=0)
+            uf = np.array([r.up_f for r in rows]).mean(axis=0)
+            us /= np.linalg.norm(us)
+            uf /= np.linalg.norm(uf)
+            cached = (tuple(us.tolist()), tuple(uf.tolist()))
+            self._up_cache = cached
+        return cached[0] if which == "s" else cached[1]
+
+    def _solve(self) -> Calibration:
+        assert self.stance is not None
+        a, b = self.stance
+        up_s = np.array(self._up("s"))
+        up_f = np.array(self._up("f"))
+        win = [r for r in self.rows[b:] if r.valid]
+        if len(win) >= 3:
+            t = np.array([r.t for r in win])
+            dt = np.diff(t, prepend=t[0])
+            dt[dt > self.s.max_interp_gap_s] = 0.0
+            gs = np.array([r.gyr_s for r in win])
+            gf = np.array([r.gyr_f for r in win])
+            ax_s, trav_s, sign_s = estimate_axis(
+                gs, up_s, dt, excursion_deg=self.s.sign_excursion_deg
+            )
+            ax_f, trav_f, sign_f = estimate_axis(
+                gf, up_f, dt, excursion_deg=self.s.sign_excursion_deg
+            )
+        else:
+            ax_s, trav_s, sign_s = _any_perp(up_s), 0.0, 0.0
+            ax_f, trav_f, sign_f = _any_perp(up_f), 0.0, 0.0
+        notes = []
+        if len(win) >= 3:
+            # Foot: which way is "heel up"? Lifting the heel pivots the foot about the toes
+            # and lifts the ankle (the shin sensor accelerates up and down); lifting the toes
+            # pivots about the heel and leaves the ankle where it is.
+            acc_s = np.array([r.acc_s for r in win]) - GRAVITY_M_S2
+            rate_f = gf @ ax_f - np.dot(gf @ ax_f, dt) / max(float(dt.sum()), 1e-9)
+            phi = np.radians(np.cumsum(rate_f * dt))
+            heel_sign = _heel_up_sign(t, phi, acc_s)
+            if heel_sign != 0.0:
+                ax_f = ax_f * heel_sign
+                sign_f = 1.0
+                notes.append("foot forward direction from the ankle lift of heel raises")
+            else:
+                toes_first = self.hint in (
+                    "tibialis_raise",
+                    "stretch",
+                    "stretch_straight",
+                    "stretch_bent",
+                )
+                if sign_f != 0.0:
+                    ax_f = ax_f * sign_f * (-1.0 if toes_first else 1.0)
+                else:
+                    notes.append("foot never pitched clearly: its forward direction is provisional")
+            # Shin: in calf raises the shin follows the heel lift forward, so its rate
+            # correlates positively with the foot's; otherwise its first clear excursion is
+            # forward (backward when leaning against a wall for tibialis raises).
+            rs, rf = gs @ ax_s, gf @ ax_f
+            corr = _corr(rs, rf)
+            if trav_s >= self.s.axis_min_rotation_deg and abs(corr) >= 0.5:
+                ax_s = ax_s * math.copysign(1.0, corr)
+                sign_s = 1.0
+                notes.append(
+                    f"shin forward direction from its coupling to the heel lift (r={corr:.2f})"
+                )
+            elif sign_s != 0.0:
+                ax_s = ax_s * sign_s * (-1.0 if self.hint == "tibialis_raise" else 1.0)
+            else:
+                notes.append("shin never tilted clearly: its forward direction is provisional")
+        conf_s = trav_s >= self.s.axis_min_rotation_deg and sign_s != 0.0
+        conf_f = trav_f >= self.s.axis_min_rotation_deg and sign_f != 0.0
+        if self.fallback:
+            notes.append("no calibration stance found: neutral taken from the first still period")
+        return Calibration(
+            side=self.side,
+            up_shin=tuple(up_s.tolist()),
+            up_foot=tuple(up_f.tolist()),
+            ml_shin=tuple(ax_s.tolist()),
+            ml_foot=tuple(ax_f.tolist()),
+            t_stance_start_s=self.rows[a].t,
+            t_stance_end_s=self.rows[b - 1].t,
+            t_done_s=self.rows[-1].t,
+            flagged_fallback=self.fallback,
+            shin_axis_confident=conf_s,
+            foot_axis_confident=conf_f,
+            method="fallback: first still period + first motions"
+            if self.fallback
+            else "stance+motion",
+            notes=tuple(notes),
+        )
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    den = math.sqrt(float(a @ a) * float(b @ b))
+    return float(a @ b) / den if den > 0 else 0.0
+
+
+def _heel_up_sign(t: np.ndarray, phi_rad: np.ndarray, acc_vert: np.ndarray) -> float:
+    """+1 if positive ``phi`` lifts the heel (ankle rises), −1 if negative does, 0 if unclear.
+
+    Model: the ankle height follows ``sin(max(±phi, 0))`` for a heel lift about the toes and
+    stays put for a toe lift about the heel; the shin sensor's vertical acceleration is its
+    second derivative. Both hypotheses are regressed on the measured acceleration.
+    """
+    if t.size < 20:
+        return 0.0
+    scores = []
+    for sgn in (1.0, -1.0):
+        h = np.sin(np.clip(sgn * phi_rad, 0.0, None))
+        acc = np.gradient(np.gradient(h, t), t)
+        scores.append(_corr(acc, acc_vert))
+    best = int(np.argmax(scores))
+    if scores[best] < 0.3 or scores[best] - scores[1 - best] < 0.2:
+        return 0.0
+    return 1.0 if best == 0 else -1.0
+
+
+def _perp_norm(g: tuple[float, float, float], u: tuple[float, float, float]) -> float:
+    d = g[0] * u[0] + g[1] * u[1] + g[2] * u[2]
+    x, y, z = g[0] - d * u[0], g[1] - d * u[1], g[2] - d * u[2]
+    return math.sqrt(x * x + y * y + z * z)
+
+
+def _any_perp(u: np.ndarray) -> np.ndarray:
+    e = np.eye(3)[int(np.argmin(np.abs(u)))]
+    v = e - np.dot(e, u) * u
+    return v / np.linalg.norm(v)
+
+
+class SessionAnalyzer:
+    """Streaming analysis of one leg (shin + foot sensor).
+
+    Parameters
+    ----------
+    settings
+        :class:`AnalysisSettings`; :data:`DEFAULT_SETTINGS` unless given.
+    side
+        ``"left"`` or ``"right"``: chunks whose placement is on the other side are ignored.
+    calibration
+        A known calibration (skips the stance/axis search), or None.
+    exercise_hint
+        One of :data:`EXERCISE_HINTS` or None: restricts reps to that exercise, fixes the
+        foot's first excursion for calibration and the knee state of stretches.
+    sampling_rate_hz
+        Nominal sensor rate used to configure imufusion (the measured sample period is fed
+        per sample); 100 Hz when not given.
+
+    ``feed(chunk)`` returns the events the new data completed; ``finish()`` flushes the end
+    of the recording. ``frames_since_last()`` and ``frames()`` give the per-sample angles.
+    """
+
+    def __init__(
+        self,
+        settings: AnalysisSettings = DEFAULT_SETTINGS,
+        *,
+        side: str,
+        calibration: Calibration | None = None,
+        exercise_hint: str | None = None,
+        sampling_rate_hz: float = 100.0,
+    ) -> None:
+        if side not in ("left", "right"):
+            msg = f"side must be 'left' or 'right', got {side!r}"
+            raise ValueError(msg)
+        if exercise_hint is not None and exercise_hint not in EXERCISE_HINTS:
+            msg = f"exercise_hint must be one of {EXERCISE_HINTS} or None, got {exercise_hint!r}"
+            raise ValueError(msg)
+        self.settings = settings
+        self.side = side
+        self.exercise_hint = exercise_hint
+        self._shin = _SensorStream(OrientationTracker(settings, sampling_rate_hz))
+        self._foot = _SensorStream(OrientationTracker(settings, sampling_rate_hz))
+        self._k_next: int | None = None
+        self._calibrator: _Calibrator | None = None
+        self.calibration: Calibration | None = calibration
+        self._angles: AngleComputer | None = None
+        if calibration is None:
+            self._calibrator = _Calibrator(settings, side, exercise_hint)
+        else:
+            self._angles = AngleComputer(calibration)
+        # Channels (whole session).
+        self._t: list[float] = []
+        self._sag: list[float] = []
+        self._front: list[float] = []
+        self._shin_incl: list[float] = []
+        self._foot_pitch: list[float] = []
+        self._knee: list[float] = []
+        self._vel: list[float] = []
+        self._valid: list[bool] = []
+        self._phase: list[str] = []
+        self._rep: list[str] = []
+        self._n_returned = 0
+        self._events: list[AnalysisEvent] = []
+        self._reps = RepTracker(settings, exercise_hint, self)
+        self._holds = HoldTracker(settings, exercise_hint, self)
+        self._finished = False
+        self.n_invalid_rows = 0
+
+    # ----------------------------------------------------------------- public API
+    def feed(self, chunk: ImuChunk) -> list[AnalysisEvent]:
+        """Consume one chunk (shin or foot of this side) and return the new events."""
+        if self._finished:
+            msg = "SessionAnalyzer.feed() after finish()"
+            raise RuntimeError(msg)
+        if chunk.placement.side.value != self.side or len(chunk) == 0:
+            return []
+        stream = self._shin if chunk.placement.segment == Segment.SHIN else self._foot
+        stream.add(chunk)
+        out: list[AnalysisEvent] = []
+        self._advance(out)
+        self._events.extend(out)
+        return out
+
+    def finish(self) -> list[AnalysisEvent]:
+        """End of the recording: close open reps, sets and holds; return their events."""
+        out: list[AnalysisEvent] = []
+        if not self._finished:
+            self._finished = True
+            if self._calibrator is not None:
+                cal = self._calibrator.finish()
+                if cal is not None:
+                    self._start(cal, out)
+                else:
+                    t_end = self._calibrator.rows[-1].t if self._calibrator.rows else 0.0
+                    out.append(
+                        Warning(
+                            t_s=t_end,
+                            kind="uncalibrated",
+                            message="No still period was found, so no angles could be computed; "
+                            "start with 2-3 s of standing still.",
+                        )
+                    )
+                    for r in self._calibrator.rows:
+                        self._append_invalid(r.t)
+                    self._calibrator = None
+            self._reps.finish(out)
+            self._holds.finish(out)
+            self._events.extend(out)
+        return out
+
+    @property
+    def events(self) -> list[AnalysisEvent]:
+        return list(self._events)
+
+    def frames(self) -> AngleFrame:
+        """All per-sample rows computed so far."""
+        return self._frame(0, len(self._t))
+
+    def frames_since_last(self) -> AngleFrame:
+        """Rows computed since the previous call."""
+        a, b = self._n_returned, len(self._t)
+        self._n_returned = b
+        return self._frame(a, b)
+
+    # ----------------------------------------------------------------- internals
+    def _frame(self, a: int, b: int) -> AngleFrame:
+        return AngleFrame(
+            t_s=np.array(self._t[a:b], dtype=np.float64),
+            ankle_sagittal_deg=np.array(self._sag[a:b], dtype=np.float64),
+            ankle_frontal_deg=np.array(self._front[a:b], dtype=np.float64),
+            shin_inclination_deg=np.array(self._shin_incl[a:b], dtype=np.float64),
+            foot_pitch_deg=np.array(self._foot_pitch[a:b], dtype=np.float64),
+            knee_tracking_deg=np.array(self._knee[a:b], dtype=np.float64),
+            ankle_velocity_dps=np.array(self._vel[a:b], dtype=np.float64),
+            valid=np.array(self._valid[a:b], dtype=bool),
+            phase=np.array(self._phase[a:b], dtype=object),
+            rep=np.array(self._rep[a:b], dtype=object),
+        )
+
+    def _advance(self, out: list[AnalysisEvent]) -> None:
+        s, f = self._shin, self._foot
+        if not s.t or not f.t:
+            return
+        rate = self.settings.output_rate_hz
+        if self._k_next is None:
+            self._k_next = math.ceil(max(s.t[0], f.t[0]) * rate - 1e-9)
+        gap = self.settings.max_interp_gap_s
+        while True:
+            t_k = self._k_next / rate
+            if t_k > s.t[-1] or t_k > f.t[-1]:
+                break
+            up_s, gyr_s, acc_s, ok_s = s.sample(t_k, gap)
+            up_f, gyr_f, acc_f, ok_f = f.sample(t_k, gap)
+            row = _Row(
+                t=t_k,
+                valid=ok_s and ok_f,
+                up_s=up_s,
+                up_f=up_f,
+                gyr_s=gyr_s,
+                gyr_f=gyr_f,
+                acc_s=acc_s,
+                acc_f=acc_f,
+            )
+            self._k_next += 1
+            if self._calibrator is not None:
+                cal = self._calibrator.add(row)
+                if cal is not None:
+                    self._start(cal, out)
+            else:
+                self._process(row, out)
+
+    def _start(self, cal: Calibration, out: list[AnalysisEvent]) -> None:
+        assert self._calibrator is not None
+        rows = self._calibrator.rows
+        self._calibrator = None
+        self.calibration = cal
+        self._angles = AngleComputer(cal)
+        out.append(
+            CalibrationDone(
+                t_s=cal.t_done_s, flagged_fallback=cal.flagged_fallback, summary=cal.to_dict()
+            )
+        )
+        if cal.flagged_fallback:
+            out.append(
+                Warning(
+                    t_s=cal.t_done_s,
+                    kind="calibration_fallback",
+                    message="No calibration stance was found; angles use the first still "
+                    "period as neutral and may be offset.",
+                )
+            )
+        for r in rows:
+            self._process(r, out)
+
+    def _append_invalid(self, t: float) -> None:
+        nan = math.nan
+        self._t.append(t)
+        self._sag.append(nan)
+        self._front.append(nan)
+        self._shin_incl.append(nan)
+        self._foot_pitch.append(nan)
+        self._knee.append(nan)
+        self._vel.append(nan)
+        self._valid.append(False)
+        self._phase.append("")
+        self._rep.append("")
+
+    def _process(self, r: _Row, out: list[AnalysisEvent]) -> None:
+        assert self._angles is not None
+        if not r.valid:
+            self.n_invalid_rows += 1
+            self._append_invalid(r.t)
+        else:
+            sag, front, shin, foot, knee = self._angles.angles(r.up_s, r.up_f)
+            vel = self._angles.sagittal_rate(r.gyr_s, r.gyr_f)
+            if not all(map(math.isfinite, (sag, front, shin, foot, knee, vel))):
+                self.n_invalid_rows += 1
+                self._append_invalid(r.t)
+            else:
+                self._t.append(r.t)
+                self._sag.append(sag)
+                self._front.append(front)
+                self._shin_incl.append(shin)
+                self._foot_pitch.append(foot)
+                self._knee.append(knee)
+                self._vel.append(vel)
+                self._valid.append(True)
+                self._phase.append("")
+                self._rep.append("")
+        i = len(self._t) - 1
+        self._reps.update(i, out)
+        self._holds.update(i, out)
+
+
+def analyze_session(
+    session: Session,
+    *,
+    settings: AnalysisSettings = DEFAULT_SETTINGS,
+    exercise_hint: str | None = None,
+    side: str | None = None,
+    calibration: Calibration | None = None,
+) -> AnalysisResult:
+    """Analyse a whole recording: the streaming engine fed one chunk per sensor.
+
+    The leg is the first side that has both a shin and a foot sensor (or ``side``). The
+    chunks are fed in time order, shin then foot per 1-s block, exactly like a live stream.
+    """
+    from companion.errors import CompanionError
+
+    sides = [side] if side else ["left", "right"]
+    chosen = None
+    for sd in sides:
+        sh = session.find("shin", sd)
+        ft = session.find("foot", sd)
+        if (
+            sh is not None
+            and ft is not None
+            and sh.sensor_id in session.chunks
+            and ft.sensor_id in session.chunks
+        ):
+            chosen = (sd, sh, ft)
+            break
+    if chosen is None:
+        msg = (
+            "The session has no shin and foot sensor pair on one leg"
+            f"{'' if side is None else f' ({side})'}; record with one sensor on the shin and one "
+            "on the foot of the same leg."
+        )
+        raise CompanionError(msg)
+    sd, sh, ft = chosen
+    an = SessionAnalyzer(
+        settings,
+        side=sd,
+        calibration=calibration,
+        exercise_hint=exercise_hint,
+        sampling_rate_hz=float(sh.sampling_rate_hz),
+    )
+    cs, cf = session.chunks[sh.sensor_id], session.chunks[ft.sensor_id]
+    events: list[AnalysisEvent] = []
+    events += an.feed(cs)
+    events += an.feed(cf)
+    events += an.finish()
+    reps = [e.rep for e in events if isinstance(e, RepCompleted)]
+    sets = [e.set for e in events if isinstance(e, SetCompleted)]
+    from companion.analysis.events import HoldEnded
+
+    holds = [e.hold for e in events if isinstance(e, HoldEnded)]
+    warnings = [e for e in events if isinstance(e, Warning)]
+    return AnalysisResult(
+        reps=reps,
+        sets=sets,
+        holds=holds,
+        warnings=warnings,
+        channels=an.frames(),
+        calibration=an.calibration,
+        events=events,
+        side=sd,
+    )

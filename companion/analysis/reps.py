@@ -1,0 +1,376 @@
+"""Calf-raise and tibialis-raise reps, their phases, and sets (streaming, per grid sample).
+
+A rep is an excursion of the sagittal ankle angle away from a bottom level and back,
+*driven by the foot* (heel lift: calf raise, plantarflexion; toe lift: tibialis raise,
+dorsiflexion) while the shin stays nearly still. That rule is what keeps walking, squats,
+lunges, step-ups and stretches from counting: their ankle excursions come from the shin.
+
+Per sample: ``bottom`` → (excursion > ``rep_on_deg``, foot-driven) → ``up`` → (falls back
+from the peak) → ``down`` → (near the bottom, slow) → ``settle`` → (stopped) → the rep is
+measured: each transition (rise, lower) is fitted by a smooth step (:mod:`.phases`), which
+gives the phase boundaries without the lag of thresholds. The rep is emitted at once, so a
+:class:`RepCompleted` arrives within about 0.3 s of the lowering's end; the rep ends at the
+bottom (``rest_s`` = 0 unless the next rise started before the rep was measured). The pause
+between two reps is ``next.t_start_s − t_lower_end_s``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from companion.analysis.events import (
+    AnalysisEvent,
+    PhaseChanged,
+    Rep,
+    RepCompleted,
+    RepStarted,
+    SetCompleted,
+    SetSummary,
+    Warning,
+)
+from companion.analysis.phases import fit_transition
+from companion.analysis.settings import AnalysisSettings
+
+if TYPE_CHECKING:
+    from companion.analysis.engine import SessionAnalyzer
+
+__all__ = ["RepTracker"]
+
+_EXERCISE = {-1: "calf_raise", 1: "tibialis_raise"}
+_SETTLE_VEL_DPS = 3.0
+_SETTLE_S = 0.2
+_SETTLE_MAX_S = 0.8
+_BASE_TAU_S = 0.5
+_PUMP_GAP_S = 1.5
+_STILL_FOR_BASE_S = 0.3
+
+
+class RepTracker:
+    """Streaming rep/phase/set detector reading the analyzer's channel lists."""
+
+    def __init__(self, settings: AnalysisSettings, hint: str | None, an: SessionAnalyzer) -> None:
+        self.s = settings
+        self.an = an
+        if hint == "calf_raise":
+            self.dirs: tuple[int, ...] = (-1,)
+        elif hint == "tibialis_raise":
+            self.dirs = (1,)
+        elif hint is not None and hint.startswith("stretch"):
+            self.dirs = ()
+        else:
+            self.dirs = (-1, 1)
+        self.state = "bottom"
+        self.b: float | None = None  # bottom level of the ankle angle
+        self.fb = 0.0  # foot pitch at the bottom
+        self.sb = 0.0  # shin inclination at the bottom
+        self.i_base = 0  # first index of the current bottom period
+        self.d = 0
+        self.i_cross = 0
+        self.peak = 0.0
+        self.i_peak = 0
+        self.i_arrive = 0
+        self.i_slow = -1
+        self.top_announced = False
+        # sets
+        self.set_index = -1
+        self.set_exercise: str | None = None
+        self.set_reps: list[Rep] = []
+        self.t_last_lower_end = -math.inf
+        self.i_last_end = 0
+        self.last_move_dir = 0
+        self.n_still = 0
+        self.last_move_end_t = -math.inf
+
+    # ----------------------------------------------------------------------------------
+    def _x(self, i: int) -> float:
+        assert self.b is not None
+        return self.d * (self.an._sag[i] - self.b)
+
+    def update(self, i: int, out: list[AnalysisEvent]) -> None:
+        an = self.an
+        t = an._t[i]
+        if self.set_exercise is not None and t - self.t_last_lower_end > self.s.set_rest_s:
+            self._close_set(out)
+        if not self.dirs:
+            return
+        if not an._valid[i]:
+            if self.state != "bottom":
+                self._abort(i)
+            return
+        a = an._sag[i]
+        v = an._vel[i]
+        if self.b is None:
+            self.b, self.fb, self.sb = a, an._foot_pitch[i], an._shin_incl[i]
+            self.i_base = i
+            return
+        dt = 1.0 / self.s.output_rate_hz
+        if self.state == "bottom":
+            self._bottom(i, a, v, dt, out)
+        elif self.state == "up":
+            self._up(i, a, v, out)
+        elif self.state == "down":
+            self._down(i, a, v, out)
+        elif self.state == "settle":
+            self._settle(i, v, out)
+
+    def _bottom(self, i: int, a: float, v: float, dt: float, out: list[AnalysisEvent]) -> None:
+        an = self.an
+        assert self.b is not None
+        dev = a - self.b
+        if abs(v) < self.s.plateau_vel_dps:
+            self.n_still += 1
+        else:
+            self.n_still = 0
+        if self.n_still * dt >= _STILL_FOR_BASE_S:
+            k = dt / _BASE_TAU_S
+            self.b += k * dev
+            self.fb += k * (an._foot_pitch[i] - self.fb)
+            self.sb += k * (an._shin_incl[i] - self.sb)
+        for d in self.dirs:
+            if d * dev > self.s.rep_on_deg:
+                dfoot = -(an._foot_pitch[i] - self.fb)  # heel lift lowers the ankle angle
+                if (
+                    abs(dfoot) >= self.s.min_foot_share * abs(dev)
+                    and abs(an._shin_incl[i] - self.sb) < self.s.max_shin_range_deg
+                ):
+                    self._start(i, d, out)
+                else:
+                    # Shin-driven: not a rep; let the bottom follow.
+                    pass
+                break
+
+    def _start(self, i: int, d: int, out: list[AnalysisEvent]) -> None:
+        self.state = "up"
+        self.d = d
+        self.i_cross = i
+        self.peak = self._x(i)
+        self.i_peak = i
+        self.top_announced = False
+        ex = _EXERCISE[d]
+        if self.set_exercise is not None and self.set_exercise != ex:
+            self._close_set(out)
+        rep_index = len(self.set_reps)
+        t = self.an._t[i]
+        out.append(
+            RepStarted(
+                t_s=t,
+                exercise=ex,
+                set_index=self.set_index + (1 if self.set_exercise is None else 0),
+                rep_index=rep_index if self.set_exercise is not None else 0,
+            )
+        )
+        out.append(PhaseChanged(t_s=t, phase="rise", exercise=ex))
+
+    def _shin_ok(self, i: int) -> bool:
+        return abs(self.an._shin_incl[i] - self.sb) < self.s.max_shin_range_deg
+
+    def _up(self, i: int, a: float, v: float, out: list[AnalysisEvent]) -> None:
+        x = self._x(i)
+        t = self.an._t[i]
+        if not self._shin_ok(i) or t - self.an._t[self.i_cross] > self.s.max_rep_s:
+            self._abort(i)
+            return
+        if x > self.peak:
+            self.peak, self.i_peak = x, i
+        if self.peak < self.s.rep_min_rom_deg:
+            if x < 0.5 * self.s.rep_on_deg:
+                self._abort(i)
+            return
+        if not self.top_announced and abs(v) < self.s.plateau_vel_dps and x > 0.7 * self.peak:
+            self.top_announced = True
+            out.append(PhaseChanged(t_s=t, phase="hold", exercise=_EXERCISE[self.d]))
+        if x < self.peak - max(3.0, 0.25 * self.peak):
+            self.state = "down"
+            out.append(PhaseChanged(t_s=t, phase="lower", exercise=_EXERCISE[self.d]))
+
+    def _down(self, i: int, a: float, v: float, out: list[AnalysisEvent]) -> None:
+        x = self._x(i)
+        t = self.an._t[i]
+        if not self._shin_ok(i) or t - self.an._t[self.i_cross] > self.s.max_rep_s:
+            self._abort(i)
+            return
+        if x > self.peak:
+            self.peak, self.i_peak = x, i
+            self.state = "up"
+            return
+        if x < -self.s.rep_on_deg and abs(v) < self.s.plateau_vel_dps:
+            # Went past the old bottom and stopped: the bottom moved (e.g. heel dropped
+            # off a step). Not a rep of this direction; restart from the peak's level.
+            self._abort(i)
+            return
+        if x <= max(2.0, 0.15 * self.peak) and abs(v) < self.s.plateau_vel_dps:
+            self.state = "settle"
+            self.i_arrive = i
+            self.i_slow = -1
+            out.append(PhaseChanged(t_s=t, phase="rest", exercise=_EXERCISE[self.d]))
+
+    def _settle(self, i: int, v: float, out: list[AnalysisEvent]) -> None:
+        t = self.an._t[i]
+        if abs(v) < _SETTLE_VEL_DPS:
+            if self.i_slow < 0:
+                self.i_slow = i
+        else:
+            self.i_slow = -1
+        if (self.i_slow >= 0 and t - self.an._t[self.i_slow] >= _SETTLE_S) or (
+            t - self.an._t[self.i_arrive] >= _SETTLE_MAX_S
+        ):
+            self._finalize(i, out)
+
+    def _abort(self, i: int) -> None:
+        self.state = "bottom"
+        self.n_still = 0
+        if not self.an._valid[i]:
+            self.b = None
+        self.i_base = i
+
+    # ----------------------------------------------------------------------------------
+    def _finalize(self, i: int, out: list[AnalysisEvent]) -> None:
+        an = self.an
+        s = self.s
+        d = self.d
+        rate = s.output_rate_hz
+        i0 = max(self.i_last_end, self.i_base, self.i_cross - int(3.0 * rate))
+        t = np.array(an._t[i0 : i + 1])
+        ang = np.array(an._sag[i0 : i + 1])
+        vel = np.array(an._vel[i0 : i + 1])
+        valid = np.array(an._valid[i0 : i + 1])
+        self.state = "bottom"
+        self.i_base = i
+        self.n_still = 0
+        if not valid.all():
+            return
+        x = d * ang
+        c = self.i_cross - i0
+        ar = self.i_arrive - i0
+        slow = np.abs(vel) < s.plateau_vel_dps
+        pre = x[:c][slow[:c]]
+        lvl0 = float(np.median(pre)) if pre.size else float(x[0])
+        peak_x = float(np.max(x[c : ar + 1]))
+        top_mask = slow[c : ar + 1] & (x[c : ar + 1] >= lvl0 + 0.7 * (peak_x - lvl0))
+        top_idx = np.flatnonzero(top_mask) + c
+        if top_idx.size >= 3:
+            lvl_top = float(np.median(x[top_idx]))
+            i_top = int(top_idx[top_idx.size // 2])
+        else:
+            i_top = int(np.argmax(x[c : ar + 1])) + c
+            lvl_top = peak_x
+        lvl1 = float(x[-1])
+        rom = lvl_top - lvl0
+        if rom < s.rep_min_rom_deg:
+            return
+        # Which segment moved: the foot must carry the excursion, the shin stay still.
+        foot = np.array(an._foot_pitch[i0 : i + 1])
+        shin = np.array(an._shin_incl[i0 : i + 1])
+        dfoot = (
+            abs(float(np.median(foot[top_idx])) - float(np.median(foot[:c])))
+            if top_idx.size >= 3
+            else abs(float(foot[i_top] - np.median(foot[:c])))
+        )
+        if dfoot < s.min_foot_share * rom:
+            return
+        if float(np.ptp(shin[c : ar + 1])) > s.max_shin_range_deg:
+            return
+        t_r0, t_r1, _ = fit_transition(
+            t[: i_top + 1], x[: i_top + 1], level_from=lvl0, level_to=lvl_top
+        )
+        # The bottom may not quite be reached when the rep is measured: fit its level too.
+        t_l0, t_l1, lvl1 = fit_transition(
+            t[i_top:], x[i_top:], level_from=lvl_top, level_to=lvl1, free="to"
+        )
+        if not all(map(math.isfinite, (t_r0, t_r1, t_l0, t_l1))):
+            return
+        assert self.b is not None
+        self.b = self.b + d * lvl1  # the bottom this rep came back to
+        # Ankle pumps (toes up, heel up, alternating without a pause) are not reps.
+        opposite_now = float(x[-1]) < lvl0 - 2.0
+        opposite_before = self.last_move_dir == -d and t_r0 - self.last_move_end_t < _PUMP_GAP_S
+        self.last_move_dir, self.last_move_end_t = d, t_l1
+        if opposite_now or opposite_before:
+            return
+        if t_r1 > t_l0:  # no hold: the fits overlap at the peak
+            mid = 0.5 * (t_r1 + t_l0)
+            t_r1 = t_l0 = mid
+        t_r0 = min(t_r0, t_r1)
+        t_l1 = max(t_l1, t_l0)
+        in_rep = (t >= t_r0) & (t <= t_l1)
+        moving = (t >= t_r0) & (t <= t_l1) & ~((t > t_r1) & (t < t_l0))
+        speed = np.abs(vel)
+        mean_v = float(np.mean(speed[moving])) if moving.any() else 0.0
+        peak_v = float(np.max(speed[in_rep])) if in_rep.any() else 0.0
+        ex = _EXERCISE[d]
+        if self.set_exercise is None:
+            self.set_index += 1
+            self.set_exercise = ex
+            self.set_reps = []
+        roms = [r.rom_deg for r in self.set_reps] + [rom]
+        med = statistics.median(roms)
+        rep = Rep(
+            exercise=ex,
+            set_index=self.set_index,
+            rep_index=len(self.set_reps),
+            t_start_s=t_r0,
+            t_rise_end_s=t_r1,
+            t_hold_end_s=t_l0,
+            t_lower_end_s=t_l1,
+            t_end_s=t_l1,
+            rise_s=t_r1 - t_r0,
+            hold_s=t_l0 - t_r1,
+            lower_s=t_l1 - t_l0,
+            rest_s=0.0,
+            rom_deg=rom,
+            peak_angle_deg=float(d * lvl_top),
+            mean_velocity_dps=mean_v,
+            peak_velocity_dps=peak_v,
+            partial=rom < s.partial_fraction * med,
+            no_hold=(t_l0 - t_r1) < s.min_hold_s,
+            rushed_lowering=(t_l1 - t_l0) < s.rushed_lowering_s,
+        )
+        self.set_reps.append(rep)
+        self.t_last_lower_end = t_l1
+        self.i_last_end = i
+        # Phase labels for the per-sample channels.
+        label = f"{rep.set_index}.{rep.rep_index}"
+        for j in range(i0, i + 1):
+            tj = an._t[j]
+            if tj < t_r0:
+                continue
+            ph = "rise" if tj < t_r1 else "hold" if tj < t_l0 else "lower" if tj < t_l1 else "rest"
+            an._phase[j] = ph
+            an._rep[j] = label
+        out.append(RepCompleted(t_s=an._t[i], rep=rep))
+        if rep.rushed_lowering:
+            out.append(
+                Warning(
+                    t_s=an._t[i],
+                    kind="rushed_lowering",
+                    message=f"Lowering took {rep.lower_s:.1f} s: lower slowly, over about 3 s.",
+                )
+            )
+
+    def _close_set(self, out: list[AnalysisEvent]) -> None:
+        if self.set_exercise is None or not self.set_reps:
+            self.set_exercise = None
+            return
+        reps = self.set_reps
+        out.append(
+            SetCompleted(
+                t_s=self.an._t[-1],
+                set=SetSummary(
+                    exercise=self.set_exercise,
+                    set_index=self.set_index,
+                    t_start_s=reps[0].t_start_s,
+                    t_end_s=reps[-1].t_end_s,
+                    n_reps=len(reps),
+                    median_rom_deg=float(statistics.median(r.rom_deg for r in reps)),
+                ),
+            )
+        )
+        self.set_exercise = None
+        self.set_reps = []
+
+    def finish(self, out: list[AnalysisEvent]) -> None:
+        self._close_set(out)
