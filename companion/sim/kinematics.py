@@ -25,7 +25,7 @@ shin_lateral)`` with ψ the toe-out angle (foot and shin share it).
 The ankle joint centre follows a *rocker* foot: with the heel lifted the foot rotates
 about the metatarsophalangeal (MTP) contact point (the ankle rises); with the toes
 lifted it rotates about the ankle joint itself (the heel pad rolls in place, the ankle
-stays put); the two are blended smoothly within ±1° of flat so the path is C2. On a step
+stays put); the two are blended smoothly within ±4° of flat so the path is C2. On a step
 edge the foot always pivots about the MTP point (the heel hangs free). Walking adds its
 own forward progression, swing lift and heel-strike transients.
 """
@@ -52,7 +52,7 @@ __all__ = [
 
 DOF_NAMES: tuple[str, ...] = ("foot_pitch", "foot_inversion", "shin_pitch", "shin_lateral")
 
-_ROCKER_BLEND_DEG = 1.0  # heel/MTP pivot blend half-width around a flat foot
+_ROCKER_BLEND_DEG = 4.0  # ankle/MTP pivot blend half-width around a flat foot
 _FD_GYRO_S = 1e-4  # central-difference step for angular velocity
 _FD_ACC_S = 1e-3  # central-difference step for linear acceleration
 
@@ -125,6 +125,8 @@ class Motion:
     overlays: list[Callable[[np.ndarray], np.ndarray]] = field(default_factory=list)
     offsets: list[Callable[[np.ndarray], np.ndarray]] = field(default_factory=list)
     step_intervals: list[tuple[float, float]] = field(default_factory=list)
+    rocker_gains: list[Callable[[np.ndarray], np.ndarray]] = field(default_factory=list)
+    """Factors (0..1) on the rocker displacement; walking fades it out in the swing."""
 
     def dofs_deg(self, t_s: np.ndarray) -> np.ndarray:
         """(n, 4) DOF angles in degrees at ``t_s``."""
@@ -154,7 +156,10 @@ class Motion:
         w = min_jerk((d[:, 0] + _ROCKER_BLEND_DEG) / (2.0 * _ROCKER_BLEND_DEG))
         for t0, t1 in self.step_intervals:
             w = np.where((t >= t0) & (t <= t1), 1.0, w)
-        ankle = w[:, None] * a_mtp
+        gain = w
+        for g in self.rocker_gains:
+            gain = gain * g(t)
+        ankle = gain[:, None] * a_mtp
         for offset in self.offsets:
             ankle = ankle + offset(t)
         return Pose(shin=shin, foot=foot, ankle_m=ankle)

@@ -564,6 +564,7 @@ class _Timeline:
         self.step_intervals: list[tuple[float, float]] = []
         self.overlays: list[Any] = []
         self.offsets: list[Any] = []
+        self.rocker_gains: list[Any] = []
         self.set_counter = 0
         self.repeat_index = 0
 
@@ -781,7 +782,7 @@ def _stretch(tl: _Timeline, b: StretchBlock, rng: np.random.Generator) -> None:
         n_bounces = 0
         if b.bouncing:
             period = 1.0 / b.bounce_hz
-            n_bounces = max(1, int(b.hold_s // period))
+            n_bounces = max(1, math.floor(b.hold_s * b.bounce_hz + 1e-9))
             pad = (b.hold_s - n_bounces * period) / 2.0
             tl.hold(pad)
             for _ in range(n_bounces):
@@ -961,8 +962,17 @@ def _walk(tl: _Timeline, b: WalkBlock) -> None:
             out[:, 2] -= impact_m * np.exp(-0.5 * ((t - ts) / sigma_s) ** 2)
         return out
 
+    def rocker_gain(t: np.ndarray) -> np.ndarray:
+        # In the air the foot rolls about nothing: fade the floor rocker out over the swing.
+        phi = np.clip(phase(t), phi0, phi_end)
+        frac = np.mod(phi, 1.0)
+        swing = (frac - _SWING_START_PHASE) / (1.0 - _SWING_START_PHASE)
+        in_swing = (frac >= _SWING_START_PHASE) & (np.floor(phi) < n)
+        return 1.0 - np.where(in_swing, smooth_bump(swing), 0.0)
+
     tl.overlays.append(overlay)
     tl.offsets.append(offset)
+    tl.rocker_gains.append(rocker_gain)
     tl.hold(duration)
     tl.annotate(
         {
@@ -1014,5 +1024,6 @@ def compile_scenario(
         overlays=tl.overlays,
         offsets=tl.offsets,
         step_intervals=tl.step_intervals,
+        rocker_gains=tl.rocker_gains,
     )
     return motion, tl.annotations

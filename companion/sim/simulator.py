@@ -138,7 +138,7 @@ def _round_times(annotations: list[dict[str, Any]]) -> None:
     for a in annotations:
         for k, v in list(a.items()):
             if isinstance(v, float) and (k.endswith("_s") or k.endswith("_deg")):
-                a[k] = round(v, 6)
+                a[k] = round(v, 6) + 0.0  # + 0.0 turns −0.0 into 0.0
             elif isinstance(v, list) and k.endswith("_s"):
                 a[k] = [round(float(x), 6) for x in v]
 
