@@ -31,6 +31,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "AnalysisLike",
     "NoMotionError",
+    "analyze_sides",
+    "exercise_hint",
     "score_analysis",
     "score_session",
     "split_by_side",
@@ -65,6 +67,9 @@ FATIGUE_LOWER_DROP_PCT = 30.0
 fatigue, %."""
 SYMMETRY_THRESHOLD_PCT = 10.0
 """|symmetry index| above this is reported as asymmetric, % (limb symmetry ≥ 90 % criterion)."""
+STRAY_SET_FRACTION = 0.25
+"""A set with fewer reps than this fraction of the prescribed reps does not count as one of
+the prescribed sets (it is reported as an extra set: warm-up, calibration movements)."""
 HOLD_MET_FRACTION = 0.9
 """A stretch meets its target when its time in position reaches this fraction of hold_s."""
 LUNGE_NORM_MEAN_DEG = 45.0
@@ -216,17 +221,32 @@ def split_by_side(session: Session) -> dict[str, Session]:
     return out
 
 
-def _exercise_hint(plan: Plan | None) -> str | None:
+def exercise_hint(plan: Plan | None) -> str | None:
+    """The analysis' ``exercise_hint`` for a plan whose blocks are all one kind, else None."""
     if plan is None:
         return None
     kinds = {b.kind for b in plan.exercises}
-    if kinds <= {"stretch", "lunge_test"}:
-        return "stretch"
+    knees = {b.knee for b in plan.exercises}
+    if kinds == {"stretch"}:
+        return {"straight": "stretch_straight", "bent": "stretch_bent"}.get(
+            next(iter(knees)) if len(knees) == 1 else "", "stretch"
+        )
     if kinds <= {"calf_raise", "heel_rise_test"}:
         return "calf_raise"
     if kinds == {"tibialis_raise"}:
         return "tibialis_raise"
     return None
+
+
+def analyze_sides(session: Session, plan: Plan | None) -> dict[str, Any]:
+    """Run ``companion.analysis.analyze_session`` once per recorded leg (side → result)."""
+    from companion.analysis import analyze_session
+
+    hint = exercise_hint(plan)
+    return {
+        side: analyze_session(session, side=side, exercise_hint=hint)
+        for side in split_by_side(session)
+    }
 
 
 def score_session(
@@ -236,29 +256,21 @@ def score_session(
     analysis: AnalysisLike | Mapping[str, AnalysisLike] | None = None,
     file: str = "",
 ) -> dict[str, Any]:
-    """Score ``session`` against ``plan`` (``None``: the session's own plan is not looked at
-    here; pass ``resolve_plan(session.plan, override)``; without any plan the seed tempo is
-    used and nothing counts as missing).
+    """Score ``session`` against ``plan``.
 
+    ``plan`` is what :func:`~companion.scoring.plan.resolve_plan` returns (``--plan`` or the
+    session's own); ``None`` scores against the seed tempo with nothing prescribed.
     ``analysis`` is the result of ``companion.analysis.analyze_session`` for a one-leg
-    session, or a mapping side → result; when ``None`` the analysis runs here, per leg.
-    Returns the score document (see ``docs/score-schema.md``).
+    session, or a mapping side → result (:func:`analyze_sides`); when ``None`` the
+    analysis runs here. Returns the score document (see ``docs/score-schema.md``).
     """
     sides = split_by_side(session)
     if analysis is None:
-        from companion.analysis import analyze_session
-
-        hint = _exercise_hint(plan)
-        per_side = {}
-        for side, sub in sides.items():
-            try:
-                per_side[side] = analyze_session(sub, exercise_hint=hint)
-            except TypeError:  # an analysis without the hint keyword
-                per_side[side] = analyze_session(sub)
+        per_side = analyze_sides(session, plan)
     elif isinstance(analysis, Mapping):
         per_side = dict(analysis)
     else:
-        per_side = {next(iter(sides)): analysis}
+        per_side = {str(_get(analysis, "side", None) or next(iter(sides))): analysis}
     meta = {
         "file": file,
         "source": session.source,
@@ -281,7 +293,6 @@ class _BlockState:
     index: int
     block: ExerciseBlock
     sets: list[list[Any]] = field(default_factory=list)
-    extra_sets: list[list[Any]] = field(default_factory=list)
     holds: list[Any] = field(default_factory=list)
 
 
@@ -303,6 +314,11 @@ def _group_sets(reps: Sequence[Any]) -> list[list[Any]]:
     return sorted(groups.values(), key=lambda g: float(_get(g[0], "t_start_s", 0.0)))
 
 
+def _is_stray(group: Sequence[Any], block: ExerciseBlock) -> bool:
+    """A handful of reps before a long set (warm-up, calibration pumps) takes no set slot."""
+    return block.reps is not None and len(group) < max(2, STRAY_SET_FRACTION * block.reps)
+
+
 def _assign(
     blocks: Sequence[ExerciseBlock], side: str, reps: Sequence[Any], holds: Sequence[Any]
 ) -> tuple[list[_BlockState], list[list[Any]], list[Any]]:
@@ -317,12 +333,13 @@ def _assign(
         takers = [s for s in states if s.block.rep_exercise == ex]
         for st in takers:
             cap = st.block.sets if st.block.sets is not None else math.inf
-            if len(st.sets) < cap:
+            taken = sum(1 for g in st.sets if not _is_stray(g, st.block))
+            if taken < cap:
                 st.sets.append(group)
                 break
         else:
             if takers:
-                takers[-1].extra_sets.append(group)
+                takers[-1].sets.append(group)
             else:
                 unassigned_sets.append(group)
     unassigned_holds: list[Any] = []
@@ -613,11 +630,15 @@ def score_analysis(
         for st in states:
             b = st.block
             block_reps: list[dict[str, Any]] = []
-            for n, group in enumerate(st.sets + st.extra_sets, start=1):
+            counted = 0
+            for n, group in enumerate(st.sets, start=1):
                 docs = [_rep_doc(r, side, st, n) for r in group]
                 block_reps.extend(docs)
                 all_reps.extend(docs)
-                all_sets.append(_set_doc(side, st, n, docs, extra=n > len(st.sets)))
+                stray = _is_stray(group, b)
+                counted += not stray
+                cap = b.sets if b.sets is not None else math.inf
+                all_sets.append(_set_doc(side, st, n, docs, extra=stray or counted > cap))
             hold_docs = [_hold_doc(h, side, st, n) for n, h in enumerate(st.holds, start=1)]
             if b.kind == "stretch":
                 all_holds.extend(hold_docs)
@@ -684,7 +705,7 @@ def _block_doc(
         "kind": b.kind,
         "name": b.label,
         "knee": b.knee,
-        "sets_done": len(st.sets) + len(st.extra_sets) if b.is_rep_block else None,
+        "sets_done": sum(not _is_stray(g, b) for g in st.sets) if b.is_rep_block else None,
         "sets_prescribed": b.sets,
         "reps_done": len(reps) if b.is_rep_block else None,
         "reps_prescribed": reps_prescribed,
@@ -818,6 +839,10 @@ def _fmt_s(x: float | None) -> str:
 
 def _advice(doc: dict[str, Any]) -> list[dict[str, Any]]:
     items: list[tuple[float, str, str]] = []
+
+    def leg(side: str) -> str:
+        return f" ({side} leg)" if doc["symmetry"] is not None else ""
+
     sets = doc["sets"]
     for b in doc["blocks"]:
         phases = b.get("phases") or {}
@@ -934,7 +959,7 @@ def _advice(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 (
                     1.8,
                     "fatigue",
-                    f"In set {s['set_number']} ({s['side']} leg) {' and '.join(parts)} towards "
+                    f"In set {s['set_number']}{leg(s['side'])} {' and '.join(parts)} towards "
                     "the end; rest longer before it or stop the set when form goes.",
                 )
             )

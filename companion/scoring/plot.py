@@ -1,0 +1,286 @@
+"""The PNG report: ankle angle over time with phases shaded, target bands, per-rep tempo bars.
+
+Matplotlib with the Agg backend only (no Qt): the picture is made in worker processes and
+on machines without a display. Everything drawn comes from the score document, plus the
+analysis' per-sample ankle angle for the trace.
+"""
+
+from __future__ import annotations
+
+import itertools
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["PHASE_COLOURS", "render_png"]
+
+PHASE_COLOURS = {
+    "rise": "#f5a623",
+    "hold": "#7ed321",
+    "lower": "#4a90e2",
+    "stretch": "#b57edc",
+}
+VERDICT_COLOURS = {"ok": "#2e9d4f", "short": "#d0021b", "long": "#f08c00", "unknown": "#999999"}
+MAX_TRACE_POINTS = 6000
+
+
+def _decimate(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Min/max per bin so a long session keeps its peaks but draws fast."""
+    n = t.size
+    if n <= MAX_TRACE_POINTS:
+        return t, y
+    bins = MAX_TRACE_POINTS // 2
+    edges = np.linspace(0, n, bins + 1).astype(int)
+    tt, yy = [], []
+    for a, b in itertools.pairwise(edges):
+        seg = y[a:b]
+        if seg.size == 0 or np.all(np.isnan(seg)):
+            tt += [t[a]]
+            yy += [np.nan]
+            continue
+        i_min, i_max = int(np.nanargmin(seg)), int(np.nanargmax(seg))
+        for i in sorted((i_min, i_max)):
+            tt.append(t[a + i])
+            yy.append(seg[i])
+    return np.asarray(tt), np.asarray(yy)
+
+
+def _trace(channels: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    if channels is None:
+        return None
+    get = channels.get if isinstance(channels, Mapping) else lambda k: getattr(channels, k, None)
+    t, y = get("t_s"), get("ankle_sagittal_deg")
+    if t is None or y is None:
+        return None
+    t, y = np.asarray(t, dtype=float), np.asarray(y, dtype=float)
+    if t.size == 0:
+        return None
+    return _decimate(t, y)
+
+
+def render_png(
+    doc: Mapping[str, Any],
+    out_path: str | Path,
+    *,
+    channels: Any = None,
+    side: str | None = None,
+) -> Path:
+    """Draw the report for ``doc`` into ``out_path`` (PNG) and return the path.
+
+    ``channels`` is the analysis' per-sample frame (``t_s``, ``ankle_sagittal_deg``) of the
+    leg drawn (``side``, default the first leg in the document); without it only the
+    phase spans are drawn.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    sides = doc["session"].get("sides") or ["left"]
+    side = side or sides[0]
+    reps = [r for r in doc["reps"] if r["side"] == side]
+    holds = [h for h in doc["stretches"] if h["side"] == side]
+    sets = [s for s in doc["sets"] if s["side"] == side]
+    tempo_rows = [
+        p for p in ("rise", "hold", "lower") if any(r[f"{p}_s"] is not None for r in reps)
+    ]
+    n_bottom = len(tempo_rows) if reps else (1 if holds else 0)
+
+    heights = [3.2] + [1.15] * n_bottom + [1.25]
+    fig = plt.figure(figsize=(13, sum(heights) + 0.9), dpi=100)
+    gs = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.55)
+    ax = fig.add_subplot(gs[0])
+
+    # ---- title and verdict
+    s = doc["summary"]
+    file = doc["session"].get("file") or "session"
+    verdict = "COMPLIANT" if s["compliant"] else "NOT COMPLIANT: " + ", ".join(s["flags"])
+    fig.suptitle(
+        f"{Path(file).name} — {side} leg — {doc['plan']['name']}",
+        fontsize=12,
+        fontweight="bold",
+        x=0.01,
+        ha="left",
+        y=0.995,
+    )
+    parts = []
+    if reps:
+        rp = f" of {s['reps_prescribed']}" if s["reps_prescribed"] else ""
+        comp = s["tempo_compliance_pct"]
+        parts.append(
+            f"{len(reps)} reps{rp} · tempo on target in "
+            f"{'–' if comp is None else f'{comp:.0f}'} % of reps"
+        )
+    if holds:
+        parts.append(f"{len(holds)} stretch holds, {sum(bool(h['met']) for h in holds)} on target")
+    colour = "#2e9d4f" if s["compliant"] else "#d0021b"
+    ax.set_title("  ·  ".join(parts) + f"  ·  {verdict}", fontsize=10.5, color=colour, loc="left")
+
+    # ---- ankle angle with phases shaded
+    tr = _trace(channels)
+    for r in reps:
+        spans = (
+            ("rise", r["t_start_s"], r["t_rise_end_s"]),
+            ("hold", r["t_rise_end_s"], r["t_hold_end_s"]),
+            ("lower", r["t_hold_end_s"], r["t_lower_end_s"]),
+        )
+        for phase, a, b in spans:
+            if a is not None and b is not None and b > a:
+                ax.axvspan(a, b, color=PHASE_COLOURS[phase], alpha=0.35, lw=0)
+        if r["within_tolerance"] is False or r["partial"]:
+            ax.plot([r["t_start_s"]], [0], marker="v", color="#d0021b", ms=4, clip_on=False)
+    for h in holds:
+        ax.axvspan(h["t_start_s"], h["t_end_s"], color=PHASE_COLOURS["stretch"], alpha=0.25, lw=0)
+        label = f"{h['time_in_position_s']:.0f} s"
+        if h["target_s"]:
+            label += f" / {h['target_s']:.0f}"
+        if h["bouncing"]:
+            label += f"\n{h['n_bounces']} bounces!"
+        if h["knee_in"]:
+            label += "\nknee in!"
+        bad = h["bouncing"] or h["knee_in"] or h["met"] is False
+        ax.annotate(
+            label,
+            xy=(0.5 * (h["t_start_s"] + h["t_end_s"]), 1.0),
+            xycoords=("data", "axes fraction"),
+            ha="center",
+            va="top",
+            fontsize=8,
+            color="#d0021b" if bad else "#333333",
+        )
+    # target bands: full-range band per set, hold band per stretch
+    for st in sets:
+        set_reps = [
+            r for r in reps if r["block"] == st["block"] and r["set_number"] == st["set_number"]
+        ]
+        peaks = [r["peak_angle_deg"] for r in set_reps if r["peak_angle_deg"] is not None]
+        if not peaks:
+            continue
+        top = float(np.median(peaks))
+        ax.fill_between(
+            [st["t_start_s"], st["t_end_s"]],
+            0.7 * top,
+            top * 1.05,
+            color="#888888",
+            alpha=0.18,
+            lw=0,
+        )
+    for h in holds:
+        if h["mean_angle_deg"] is not None:
+            m = h["mean_angle_deg"]
+            ax.fill_between(
+                [h["t_start_s"], h["t_end_s"]], m - 5, m + 5, color="#888888", alpha=0.18, lw=0
+            )
+    if tr is not None:
+        ax.plot(tr[0], tr[1], color="#222222", lw=0.8)
+    ax.axhline(0, color="#999999", lw=0.6, ls=":")
+    ax.set_ylabel("ankle angle, deg\n(+ dorsiflexion)")
+    ax.set_xlabel("time, s")
+    ax.margins(x=0.01)
+    handles = [Patch(color=PHASE_COLOURS[p], alpha=0.5, label=p) for p in ("rise", "hold", "lower")]
+    if holds:
+        handles.append(Patch(color=PHASE_COLOURS["stretch"], alpha=0.4, label="stretch hold"))
+    handles.append(Patch(color="#888888", alpha=0.3, label="target band"))
+    ax.legend(handles=handles, loc="lower right", fontsize=8, ncol=len(handles), framealpha=0.8)
+
+    # ---- per-rep tempo bars against the target
+    targets = {i: b["tempo"] for i, b in enumerate(doc["plan"].get("exercises", []))}
+    row = 1
+    if reps:
+        x = np.arange(1, len(reps) + 1)
+        boundaries = [
+            i + 0.5
+            for i in range(1, len(reps))
+            if (reps[i]["block"], reps[i]["set_number"])
+            != (reps[i - 1]["block"], reps[i - 1]["set_number"])
+        ]
+        for phase in tempo_rows:
+            bx = fig.add_subplot(gs[row])
+            row += 1
+            vals = np.array([np.nan if r[f"{phase}_s"] is None else r[f"{phase}_s"] for r in reps])
+            cols = [VERDICT_COLOURS.get(r["verdicts"][phase], "#777777") for r in reps]
+            cols = [
+                c if r["verdicts"][phase] != "no_target" else "#9aa5b1" for c, r in zip(cols, reps)
+            ]
+            bx.bar(x, vals, color=cols, width=0.8)
+            # target band per rep's block
+            drawn = False
+            for i, r in enumerate(reps):
+                tgt = (targets.get(r["block"]) or {}).get(phase)
+                if tgt is None and doc["plan"].get("origin") == "default":
+                    tgt = _default_target(phase)
+                if tgt is None:
+                    continue
+                lo = tgt["min_s"]
+                hi = tgt["max_s"] if tgt["max_s"] is not None else np.nanmax(vals) * 1.1
+                bx.fill_between([x[i] - 0.5, x[i] + 0.5], lo, hi, color="#2e9d4f", alpha=0.15, lw=0)
+                if tgt.get("target_s") is not None:
+                    bx.plot(
+                        [x[i] - 0.5, x[i] + 0.5], [tgt["target_s"]] * 2, color="#2e9d4f", lw=1.0
+                    )
+                drawn = True
+            for b in boundaries:
+                bx.axvline(b, color="#555555", lw=0.8, ls="--")
+            mean = np.nanmean(vals) if np.isfinite(vals).any() else float("nan")
+            txt = f"{phase}, s  (mean {mean:.1f})"
+            bx.set_ylabel(txt, fontsize=8.5)
+            bx.set_xlim(0.4, len(reps) + 0.6)
+            bx.tick_params(labelsize=8)
+            if drawn:
+                bx.text(
+                    1.002,
+                    0.5,
+                    "green band\n= target",
+                    transform=bx.transAxes,
+                    fontsize=7,
+                    va="center",
+                    color="#2e9d4f",
+                )
+            if row == 1 + len(tempo_rows):
+                bx.set_xlabel("rep (dashed lines: new set)  ·  red = too short, orange = too long")
+    elif holds:
+        bx = fig.add_subplot(gs[row])
+        row += 1
+        x = np.arange(1, len(holds) + 1)
+        vals = [h["time_in_position_s"] or 0 for h in holds]
+        cols = [
+            VERDICT_COLOURS["short"]
+            if (h["met"] is False or h["bouncing"] or h["knee_in"])
+            else VERDICT_COLOURS["ok"]
+            for h in holds
+        ]
+        bx.bar(x, vals, color=cols, width=0.7)
+        for i, h in enumerate(holds):
+            if h["target_s"]:
+                bx.plot([x[i] - 0.45, x[i] + 0.45], [h["target_s"]] * 2, color="#2e9d4f", lw=2)
+            bx.text(
+                x[i], 1, f"{h['knee']} knee", ha="center", va="bottom", fontsize=7.5, color="white"
+            )
+        bx.set_ylabel("time in\nposition, s", fontsize=8.5)
+        bx.set_xlabel("hold (green line: target; red: short, bouncing or knee in)")
+        bx.set_xticks(x)
+
+    # ---- advice
+    tx = fig.add_subplot(gs[row])
+    tx.axis("off")
+    lines = ["Next time:"] + [
+        textwrap.fill(f"{i}. {a['text']}", 150, subsequent_indent="    ")
+        for i, a in enumerate(doc["advice"], start=1)
+    ]
+    tx.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=9.5, transform=tx.transAxes)
+
+    out = Path(out_path)
+    fig.savefig(out, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def _default_target(phase: str) -> dict[str, Any] | None:
+    from companion.scoring.score import DEFAULT_TEMPO
+
+    t = DEFAULT_TEMPO.phases()[phase]
+    return None if t is None else t.to_dict()
