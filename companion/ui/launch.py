@@ -1,0 +1,113 @@
+"""Shared by ``companion live`` and ``companion replay``: window flags and the launch itself.
+
+Imports no Qt at module level, so ``companion --help`` stays fast and a machine without a
+display gets its one-line message before Qt is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from companion.errors import UsageError
+from companion.sources.base import SampleSource
+
+__all__ = ["add_window_arguments", "bundled_recording", "launch", "positive_seconds"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return v
+
+
+def add_window_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--plan",
+        default=None,
+        metavar="PLAN",
+        help="exercise plan: a TOML file or a preset name (default: the session's plan, "
+        "else calf raises 3 × 20, 3 s down, 1 s hold)",
+    )
+    p.add_argument(
+        "--duration",
+        type=positive_seconds,
+        default=None,
+        metavar="S",
+        help="close the window after S seconds (for scripted and headless runs)",
+    )
+    p.add_argument(
+        "--screenshot",
+        type=Path,
+        default=None,
+        metavar="OUT.png",
+        help="save the window as a PNG when it closes",
+    )
+    p.add_argument("--dark", action="store_true", help="use the dark palette for this run")
+    p.add_argument(
+        "--window",
+        type=positive_seconds,
+        default=None,
+        metavar="S",
+        help="seconds of signal shown in the plot (10–30; remembered)",
+    )
+
+
+def bundled_recording() -> str:
+    """A bundled recording to suggest where no window can open (relative path)."""
+    folder = REPO_ROOT / "recordings"
+    files = sorted(folder.glob("*.calf")) if folder.is_dir() else []
+    preferred = [f for f in files if "calf-raise" in f.name] or files
+    return f"recordings/{preferred[0].name}" if preferred else "recordings/calf-raises.calf"
+
+
+def launch(
+    source: SampleSource,
+    args: argparse.Namespace,
+    *,
+    mode: str,
+    title: str,
+    session_plan: dict[str, Any] | None = None,
+    on_started: Any = None,
+) -> int:
+    """Open the window on ``source`` with the flags of :func:`add_window_arguments`."""
+    from companion.ui.app import check_display, run_window
+
+    check_display(suggestion=f"companion score {bundled_recording()}")
+    from companion.ui.coach import load_targets
+
+    targets, plan = load_targets(args.plan, session_plan)
+
+    def make() -> Any:
+        from PySide6.QtCore import QSettings
+
+        from companion.ui.theme import THEMES
+        from companion.ui.window import MainWindow
+
+        settings = QSettings()
+        if getattr(args, "dark", False):
+            settings.setValue("view/theme", "dark")
+        if getattr(args, "window", None):
+            settings.setValue("view/window_s", min(max(args.window, 10.0), 60.0))
+        w = MainWindow(
+            source, targets=targets, mode=mode, title=title, settings=settings, plan=plan
+        )
+        del THEMES
+        return w
+
+    run = run_window(
+        make, duration_s=args.duration, screenshot=args.screenshot, on_started=on_started
+    )
+    if args.screenshot is not None and run.screenshot is None:
+        msg = f"could not write the screenshot {args.screenshot}; check that its folder is writable"
+        raise UsageError(msg)
+    if args.screenshot is not None:
+        print(f"screenshot: {run.screenshot}")
+    return 0

@@ -1,0 +1,840 @@
+"""The main window: one window for live sensors, simulation and replay.
+
+Layout: the scrolling angle plot with the pacing cue under it on the left; the rep counter,
+warnings, stretch timer, tempo bars and set summary on the right; a transport bar for replay;
+the device panel as a dock. Data arrive on the asyncio loop (qasync) from a
+:class:`~companion.sources.base.SampleSource` and go into :class:`~companion.ui.coach.CoachState`;
+the window reads that state on a 30–60 Hz ``QTimer`` and redraws (STYLE.md §3.9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSlider,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from companion.analysis.events import CalibrationDone, SetCompleted
+from companion.errors import CompanionError
+from companion.model import Gap, ImuChunk, Session
+from companion.sources.base import SampleSource
+from companion.sources.replay import ReplaySource
+from companion.ui.coach import Analyzer, CoachState, Targets, default_analyzer_factory
+from companion.ui.devices import DevicePanel, FoundSensor
+from companion.ui.plot import AnglePlot
+from companion.ui.theme import THEMES, apply_theme
+from companion.ui.widgets import HoldTimer, PacingCue, RepCounter, TempoBars, WarningBanner
+
+__all__ = ["SPEEDS", "MainWindow"]
+
+log = logging.getLogger(__name__)
+
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+EXERCISE_NAMES = {
+    "calf_raise": "Calf raises",
+    "tibialis_raise": "Tibialis raises",
+    "stretch": "Calf stretch",
+}
+CAL_STILL_S = 3.0
+
+
+class MainWindow(QMainWindow):
+    """The companion window.
+
+    Parameters
+    ----------
+    source
+        Where samples come from. A :class:`ReplaySource` that is seekable gets the transport
+        bar (play/pause, speed, seek, previous/next rep).
+    targets
+        The plan's targets.
+    mode
+        ``live``, ``simulate``, ``emulate`` or ``replay`` (shown in the title and status bar).
+    settings
+        Where window state and choices persist.
+    """
+
+    closed = Signal()
+
+    def __init__(
+        self,
+        source: SampleSource,
+        *,
+        targets: Targets,
+        mode: str,
+        title: str = "",
+        settings: QSettings | None = None,
+        plan: dict[str, Any] | None = None,
+        analyzer_factory: Callable[[str, str | None], Analyzer] = default_analyzer_factory,
+        redraw_hz: float = 30.0,
+        scan: Callable[[float], Any] | None = None,
+        record_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.mode = mode
+        self.plan = plan
+        self.targets = targets
+        self.settings = settings or QSettings()
+        theme_name = str(self.settings.value("view/theme", "light"))
+        self.theme = THEMES.get(theme_name, THEMES["light"])
+        window_s = float(self.settings.value("view/window_s", 20.0))
+        self.coach = CoachState(
+            source.sensors,
+            targets=targets,
+            window_s=max(window_s, 30.0),
+            analyzer_factory=analyzer_factory,
+        )
+        self.replay = source if isinstance(source, ReplaySource) and source.seekable else None
+        self._record_dir = record_dir
+        self._writer: Any = None
+        self._record_path: Path | None = None
+        self._consumer: asyncio.Task[None] | None = None
+        self._closing = False
+        self.frames = 0
+        self.latencies_s: list[float] = []
+        self.frame_times_s: list[float] = []
+        self._last_summary_set = -1
+        self._cal_started_t_s = math.nan
+        self._cal_done_t_s = math.nan
+        self._tick_enabled = self.settings.value("view/tick", "false") in (True, "true")
+        self._last_tick_s = -1
+        self._source_done = False
+        self._band: tuple[float, float] | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._status_t = -1e9
+        self.screenshot_path: Path | None = None
+        """Saved (once) when the window closes: ``--screenshot``."""
+        self.screenshot_saved: Path | None = None
+        self.setWindowTitle(title or f"calf companion — {mode}")
+        self._build(window_s, scan)
+        self._build_menus()
+        self._restore()
+        self.redraw_timer = QTimer(self)
+        self.redraw_timer.setInterval(max(16, round(1000.0 / redraw_hz)))
+        self.redraw_timer.timeout.connect(self.redraw)
+        self.slow_timer = QTimer(self)
+        self.slow_timer.setInterval(250)
+        self.slow_timer.timeout.connect(self._slow_update)
+
+    # -- construction -------------------------------------------------------------------------
+    def _build(self, window_s: float, scan: Callable[[float], Any] | None) -> None:
+        th = self.theme
+        central = QWidget()
+        outer = QHBoxLayout(central)
+        outer.setContentsMargins(8, 8, 8, 8)
+        left = QVBoxLayout()
+        self.cal_label = QLabel("")
+        self.cal_label.setWordWrap(True)
+        self.cal_label.setVisible(False)
+        left.addWidget(self.cal_label)
+        self.plot = AnglePlot(th, window_s=window_s)
+        left.addWidget(self.plot, 1)
+        self.pacing = PacingCue(th)
+        left.addWidget(self.pacing)
+        self.transport = self._build_transport()
+        left.addWidget(self.transport)
+        outer.addLayout(left, 3)
+        right_w = QWidget()
+        right_w.setMinimumWidth(330)
+        right_w.setMaximumWidth(460)
+        right = QVBoxLayout(right_w)
+        right.setContentsMargins(0, 0, 0, 0)
+        self.counter = RepCounter(th)
+        right.addWidget(self.counter)
+        self.banner = WarningBanner(th)
+        right.addWidget(self.banner)
+        self.hold_timer = HoldTimer(th)
+        right.addWidget(self.hold_timer)
+        self.tempo = TempoBars(th)
+        right.addWidget(self.tempo)
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        right.addWidget(self.summary, 1)
+        outer.addWidget(right_w, 1)
+        self.setCentralWidget(central)
+
+        self.devices = DevicePanel(th, self.settings, scan=scan)
+        self.devices.connect_requested.connect(self._on_connect_requested)
+        self.device_dock = QDockWidget("Devices", self)
+        self.device_dock.setObjectName("devices")
+        self.device_dock.setWidget(self.devices)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.device_dock)
+        self.device_dock.setVisible(False)
+
+        self.toolbar = QToolBar("Session")
+        self.toolbar.setObjectName("session-toolbar")
+        self.addToolBar(self.toolbar)
+        self.status_label = QLabel("")
+        self.statusBar().addWidget(self.status_label, 1)
+        self.rec_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.rec_label)
+        self._apply_exercise_view()
+
+    def _build_transport(self) -> QWidget:
+        w = QWidget()
+        row = QHBoxLayout(w)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.prev_button = QPushButton("◀◀ rep")
+        self.prev_button.setToolTip("Jump to the previous rep (Page Up)")
+        self.play_button = QPushButton("Play")
+        self.play_button.setToolTip("Play or pause (Space)")
+        self.next_button = QPushButton("rep ▶▶")
+        self.next_button.setToolTip("Jump to the next rep (Page Down)")
+        self.speed_box = QComboBox()
+        for s in SPEEDS:
+            self.speed_box.addItem(f"{s:g}×", s)
+        self.speed_box.setToolTip("Playback speed ([ and ] change it)")
+        self.seek = QSlider(Qt.Orientation.Horizontal)
+        self.seek.setRange(0, 1000)
+        self.seek.setToolTip("Seek (← and → move 5 s)")
+        self.time_label = QLabel("0:00 / 0:00")
+        for wd in (self.prev_button, self.play_button, self.next_button, self.speed_box):
+            row.addWidget(wd)
+        row.addWidget(self.seek, 1)
+        row.addWidget(self.time_label)
+        self.play_button.clicked.connect(self.toggle_play)
+        self.prev_button.clicked.connect(self.previous_rep)
+        self.next_button.clicked.connect(self.next_rep)
+        self.speed_box.currentIndexChanged.connect(self._on_speed_index)
+        self.seek.sliderReleased.connect(self._on_seek_released)
+        self.seek.actionTriggered.connect(self._on_seek_action)
+        if self.replay is None:
+            w.setVisible(False)
+        else:
+            self.seek.setRange(0, max(1, int(self.replay.duration_s * 10)))
+            self._sync_speed_box()
+        return w
+
+    def _action(
+        self, text: str, slot: Callable[..., Any], shortcut: str | QKeySequence | None = None
+    ) -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+            a.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        a.triggered.connect(slot)
+        self.addAction(a)
+        return a
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        m_file = mb.addMenu("&File")
+        self.act_record = self._action("&Record", self.toggle_record, "R")
+        self.act_record.setCheckable(True)
+        m_file.addAction(self.act_record)
+        m_file.addAction(self._action("Save &screenshot", self._save_screenshot_dialog, "Ctrl+S"))
+        m_file.addSeparator()
+        m_file.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        m_play = mb.addMenu("&Playback")
+        self.act_play = self._action("&Play / pause", self.toggle_play, "Space")
+        self.act_back = self._action("Back 5 s", lambda: self.seek_by(-5.0), "Left")
+        self.act_fwd = self._action("Forward 5 s", lambda: self.seek_by(5.0), "Right")
+        self.act_prev = self._action("Previous rep", self.previous_rep, "PgUp")
+        self.act_next = self._action("Next rep", self.next_rep, "PgDown")
+        self.act_slower = self._action("Slower", lambda: self.change_speed(-1), "[")
+        self.act_faster = self._action("Faster", lambda: self.change_speed(+1), "]")
+        for a in (
+            self.act_play,
+            self.act_back,
+            self.act_fwd,
+            self.act_prev,
+            self.act_next,
+            self.act_slower,
+            self.act_faster,
+        ):
+            m_play.addAction(a)
+            a.setEnabled(self.replay is not None or a is self.act_play)
+
+        m_session = mb.addMenu("&Session")
+        self.act_cal = self._action("&Calibrate…", self.start_calibration, "C")
+        m_session.addAction(self.act_cal)
+        m_session.addAction(self.act_record)
+
+        m_view = mb.addMenu("&View")
+        self.act_segments = self._action(
+            "Shin and foot &inclination", lambda on: self.plot.set_show_segments(on), "I"
+        )
+        self.act_segments.setCheckable(True)
+        m_view.addAction(self.act_segments)
+        self.act_devices = self.device_dock.toggleViewAction()
+        self.act_devices.setText("&Device panel")
+        self.act_devices.setShortcut(QKeySequence("D"))
+        m_view.addAction(self.act_devices)
+        self.act_dark = self._action("&Dark theme", self.set_dark, "Ctrl+D")
+        self.act_dark.setCheckable(True)
+        self.act_dark.setChecked(self.theme.name == "dark")
+        m_view.addAction(self.act_dark)
+        self.act_tick = self._action("Audible &tick while lowering", self._set_tick, "T")
+        self.act_tick.setCheckable(True)
+        self.act_tick.setChecked(self._tick_enabled)
+        m_view.addAction(self.act_tick)
+        m_window = m_view.addMenu("Plot &length")
+        for s in (10, 20, 30):
+            m_window.addAction(self._action(f"{s} s", lambda _=False, s=s: self.set_window_s(s)))
+
+        m_help = mb.addMenu("&Help")
+        m_help.addAction(self._action("&Keyboard shortcuts", self._show_shortcuts, "F1"))
+
+        for a in (self.act_record, self.act_cal, self.act_segments, self.act_devices):
+            self.toolbar.addAction(a)
+        self.act_devices.setText("Devices")
+
+    @staticmethod
+    def _offscreen() -> bool:
+        app = QApplication.instance()
+        return isinstance(app, QApplication) and app.platformName() == "offscreen"
+
+    def _restore(self) -> None:
+        geo = None if self._offscreen() else self.settings.value("window/geometry")
+        if isinstance(geo, QByteArray | bytes):
+            self.restoreGeometry(QByteArray(geo))
+        else:
+            self.resize(1280, 720)
+        state = None if self._offscreen() else self.settings.value("window/state")
+        if isinstance(state, QByteArray | bytes):
+            self.restoreState(QByteArray(state))
+        if self.settings.value("view/segments", "false") in (True, "true"):
+            self.act_segments.setChecked(True)
+            self.plot.set_show_segments(True)
+
+    def _save_state(self) -> None:
+        if not self._offscreen():  # a headless run has no meaningful geometry
+            self.settings.setValue("window/geometry", self.saveGeometry())
+            self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("view/theme", self.theme.name)
+        self.settings.setValue("view/window_s", self.plot.window_s)
+        self.settings.setValue("view/segments", "true" if self.plot.show_segments else "false")
+        self.settings.setValue("view/tick", "true" if self._tick_enabled else "false")
+        self.settings.sync()
+
+    # -- running ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start consuming the source and the redraw timers (call with the loop running)."""
+        self._consumer = asyncio.ensure_future(self._consume())
+        self.redraw_timer.start()
+        self.slow_timer.start()
+        if self.replay is None:
+            self._cal_started_t_s = 0.0
+        self._set_status(self._status_line(), sticky=False)
+        self._update_play_button()
+
+    async def _consume(self) -> None:
+        try:
+            async for item in self.source:
+                if self._closing:
+                    break
+                arrival = time.monotonic()
+                try:
+                    events = self.coach.push(item, arrival_s=arrival)
+                except Exception as exc:  # analysis bug: show it, keep the window alive
+                    log.exception("analysis failed")
+                    self._set_status(f"The analysis stopped on this data: {exc}.")
+                    events = []
+                if self._writer is not None and isinstance(item, ImuChunk | Gap):
+                    self._record_item(item)
+                for ev in events:
+                    if isinstance(ev, CalibrationDone):
+                        self._cal_done_t_s = ev.t_s
+                    elif isinstance(ev, SetCompleted):
+                        self._show_set_summary(ev.set.exercise, ev.set.set_index)
+                # give Qt a turn on fast (unpaced) playback without starving the painter
+                await asyncio.sleep(0)
+        except CompanionError as exc:
+            self._set_status(str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("source failed")
+            self._set_status(f"The sensor stream stopped: {exc}.")
+        self._source_done = True
+        if not self._closing:
+            self._on_source_finished()
+
+    def _on_source_finished(self) -> None:
+        self.redraw()
+        self._show_session_summary()
+        self._set_status(self._status_line(), sticky=False)
+
+    async def shutdown(self) -> None:
+        """Stop the source, the timers and any recording."""
+        self._closing = True
+        self.redraw_timer.stop()
+        self.slow_timer.stop()
+        self.stop_recording()
+        with contextlib.suppress(Exception):
+            await self.source.close()
+        if self._consumer is not None and not self._consumer.done():
+            self._consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._consumer
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.screenshot_path is not None and self.screenshot_saved is None:
+            try:
+                self.screenshot_saved = self.save_screenshot(self.screenshot_path)
+            except OSError as exc:
+                log.error("%s", exc)
+        self._save_state()
+        self._closing = True
+        self.redraw_timer.stop()
+        self.slow_timer.stop()
+        self.stop_recording()
+        super().closeEvent(event)
+        self.closed.emit()
+
+    # -- drawing ------------------------------------------------------------------------------
+    def redraw(self) -> None:
+        """One frame: plot and widgets from the coaching state (the timer calls this)."""
+        t0 = time.perf_counter()
+        c = self.coach
+        drawn_t = self.plot.redraw(c)
+        if not math.isnan(drawn_t):
+            self.latencies_s.extend(c.mark_drawn(drawn_t))
+        exercise = self.view_exercise()
+        if exercise == "stretch":
+            planned = self.targets.block("stretch").sets
+            done = len(c.holds) + (1 if c.hold_active() else 0)
+            knee = c.knee_label()
+            self.counter.update_from(
+                "Calf stretch" + (f" · {knee}" if knee else ""),
+                done,
+                f"/ {planned} holds" if planned else "holds",
+            )
+        else:
+            set_no, sets, rep_no, reps = c.rep_counter()
+            name = EXERCISE_NAMES.get(exercise, exercise)
+            self.counter.update_from(
+                f"{name} · set {set_no}" + (f" of {sets}" if sets else ""),
+                rep_no,
+                f"/ {reps} reps" if reps else "reps",
+            )
+        tg = self.targets
+        self.tempo.update_from(c.reps_in_set(), tg.phase_targets(c.exercise))
+        phase, elapsed, target = c.pacing()
+        if c.rep_in_progress is None and phase != "rest" and elapsed > 2 * max(target, 1.0):
+            phase, elapsed, target = "rest", 0.0, 0.0
+        self.pacing.update_from(phase, elapsed, target)
+        self._maybe_tick(phase, elapsed)
+        h = c.hold
+        self.hold_timer.update_from(
+            c.hold_seconds(),
+            tg.stretch_hold_s,
+            active=c.hold_active(),
+            in_position=bool(h and h.in_position),
+            knee=c.knee_label(),
+            angle_deg=h.angle_deg if h else math.nan,
+        )
+        self.banner.update_from([w.message for w in c.active_warnings()])
+        self._apply_exercise_view()
+        self._update_calibration_label()
+        if self.replay is not None and not self.seek.isSliderDown():
+            pos = int((self.replay.position_s - self.replay.t_start_s) * 10)
+            if self.seek.value() != pos:
+                self.seek.blockSignals(True)
+                self.seek.setValue(pos)
+                self.seek.blockSignals(False)
+            self.time_label.setText(
+                f"{_mmss(self.replay.position_s - self.replay.t_start_s)} / "
+                f"{_mmss(self.replay.duration_s)}"
+            )
+        self.frames += 1
+        self.frame_times_s.append(time.perf_counter() - t0)
+        if len(self.frame_times_s) > 10000:
+            del self.frame_times_s[:5000]
+
+    def _slow_update(self) -> None:
+        self.devices.update_from(self.coach.devices)
+        rec = self.devices.reconnecting(self.coach.devices)
+        if rec:
+            self._set_status(f"Reconnecting to {', '.join(rec)}…")
+        elif self.coach.error:
+            self._set_status(self.coach.error)
+        elif self.status_label.text().startswith("Reconnecting"):
+            self._set_status(f"{self._mode_text()} — sensors back.")
+        elif not self._status_hold():
+            self._set_status(self._status_line())
+        if self._writer is not None and self._record_path is not None:
+            self.rec_label.setText(f"● recording to {self._record_path}")
+
+    def view_exercise(self) -> str:
+        """What the person is doing now: ``stretch`` when the latest activity is a hold,
+        else the rep exercise."""
+        c = self.coach
+        if c.rep_in_progress is not None:
+            return c.rep_in_progress.exercise
+        last_rep_t = c.reps[-1].rep.t_end_s if c.reps else -math.inf
+        last_hold_t = c.hold.t_start_s if c.hold is not None else -math.inf
+        if last_hold_t > last_rep_t:
+            return "stretch"
+        if c.reps:
+            return c.reps[-1].rep.exercise
+        return self.targets.exercise
+
+    def _apply_exercise_view(self) -> None:
+        stretch = self.view_exercise() == "stretch"
+        if self.hold_timer.isVisible() != stretch or self.tempo.isVisible() == stretch:
+            self.hold_timer.setVisible(stretch)
+            self.tempo.setVisible(not stretch)
+            self.pacing.setVisible(not stretch)
+        self.plot.set_calf_view(self.view_exercise() == "calf_raise")
+        band = self.coach.target_band()
+        if band != self._band:
+            self._band = band
+            self.plot.set_band(band)
+
+    def _update_calibration_label(self) -> None:
+        c = self.coach
+        text = ""
+        if not math.isnan(self._cal_started_t_s) and math.isnan(self._cal_done_t_s):
+            now = c.latest_t_s
+            if c.calibrated is not None:
+                self._cal_done_t_s = c.calibrated.t_s
+            elif not math.isnan(now) and not math.isnan(c.t_first_s):
+                since = now - max(c.t_first_s, self._cal_started_t_s)
+                if since < CAL_STILL_S:
+                    text = (
+                        f"Calibration 1/2: stand still on both feet for {CAL_STILL_S:.0f} s "
+                        f"… {max(0.0, CAL_STILL_S - since):.0f}"
+                    )
+                else:
+                    text = "Calibration 2/2: pump your ankles 3 times (toes up, then heels up)."
+            else:
+                text = "Waiting for the sensors…"
+        elif (
+            not math.isnan(self._cal_done_t_s)
+            and not math.isnan(c.latest_t_s)
+            and 0 <= c.latest_t_s - self._cal_done_t_s < 3.0
+            and c.calibrated is not None
+        ):
+            text = (
+                "Calibrated (from a short still period; recalibrate with C for better angles)."
+                if c.calibrated.flagged_fallback
+                else "Calibrated ✓"
+            )
+        if text != self.cal_label.text():
+            self.cal_label.setText(text)
+            self.cal_label.setVisible(bool(text))
+            self.cal_label.setStyleSheet(
+                f"QLabel {{ background: {self.theme.accent}; color: white; padding: 6px; "
+                "font-weight: bold; border-radius: 4px; }"
+            )
+
+    def _maybe_tick(self, phase: str, elapsed: float) -> None:
+        if not self._tick_enabled or phase != "lower":
+            self._last_tick_s = -1
+            return
+        sec = int(elapsed)
+        if sec != self._last_tick_s and sec < math.ceil(
+            self.targets.nominal_s(self.coach.exercise, "lower")
+        ):
+            self._last_tick_s = sec
+            QApplication.beep()
+
+    def _show_set_summary(self, exercise: str, set_index: int) -> None:
+        lines = self.coach.set_summary_lines(exercise, set_index)
+        if not lines:
+            return
+        self._last_summary_set = set_index
+        body = "<br>".join(lines[1:])
+        self.summary.setText(f"<h3>{lines[0]}</h3>{body}")
+
+    def _show_session_summary(self) -> None:
+        text = session_summary_html(self)
+        if text:
+            self.summary.setText(text)
+
+    # -- transport ------------------------------------------------------------------------------
+    def toggle_play(self) -> None:
+        if self.replay is None:
+            return
+        self.replay.toggle()
+        self._update_play_button()
+
+    def _update_play_button(self) -> None:
+        if self.replay is not None:
+            self.play_button.setText("Play" if self.replay.paused else "Pause")
+
+    def _sync_speed_box(self) -> None:
+        if self.replay is None:
+            return
+        sp = self.replay.speed
+        idx = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - sp))
+        self.speed_box.blockSignals(True)
+        self.speed_box.setCurrentIndex(idx)
+        self.speed_box.blockSignals(False)
+
+    def _on_speed_index(self, idx: int) -> None:
+        if self.replay is not None and 0 <= idx < len(SPEEDS):
+            self.replay.set_speed(SPEEDS[idx])
+
+    def change_speed(self, step: int) -> None:
+        if self.replay is None:
+            return
+        idx = min(len(SPEEDS) - 1, max(0, self.speed_box.currentIndex() + step))
+        self.speed_box.setCurrentIndex(idx)
+
+    def seek_to(self, t_s: float) -> None:
+        """Replay only: move playback to session time ``t_s``."""
+        if self.replay is None:
+            return
+        if self.replay.seek(t_s):
+            self.coach.reset()
+            self.summary.setText("")
+            self._cal_done_t_s = math.nan
+        self.redraw()
+
+    def seek_by(self, delta_s: float) -> None:
+        if self.replay is not None:
+            self.seek_to(self.replay.position_s + delta_s)
+
+    def _on_seek_released(self) -> None:
+        if self.replay is not None:
+            self.seek_to(self.replay.t_start_s + self.seek.value() / 10.0)
+
+    def _on_seek_action(self, action: int) -> None:
+        if self.replay is not None and not self.seek.isSliderDown():
+            QTimer.singleShot(0, self._on_seek_released)
+
+    def previous_rep(self) -> None:
+        """Replay: jump to the start of the rep before the current position."""
+        if self.replay is None or not self.coach.reps:
+            return
+        now = self.replay.position_s
+        starts = [r.rep.t_start_s for r in self.coach.reps if r.rep.t_start_s < now - 1.0]
+        if starts:
+            self.seek_to(starts[-1] - 1.0)
+
+    def next_rep(self) -> None:
+        """Replay: run on (unpaced) until the next rep has completed, then show it."""
+        if self.replay is None:
+            return
+        target = self.replay.position_s + 0.1
+        n0 = len(self.coach.reps)
+        self._tasks.add(
+            task := asyncio.ensure_future(
+                self._advance_until(lambda: len(self.coach.reps) > n0, target)
+            )
+        )
+        task.add_done_callback(self._tasks.discard)
+
+    async def _advance_until(self, done: Callable[[], bool], min_t_s: float) -> None:
+        assert self.replay is not None
+        t = min_t_s
+        while not done() and t < self.replay.t_end_s and not self._closing:
+            t = min(t + 1.0, self.replay.t_end_s)
+            self.replay.seek(t)
+            await asyncio.sleep(0.01)
+        self.redraw()
+
+    def set_window_s(self, s: float) -> None:
+        self.plot.window_s = float(s)
+        self.redraw()
+
+    # -- record / calibrate / theme -----------------------------------------------------------
+    def toggle_record(self) -> None:
+        if self._writer is None:
+            self.start_recording()
+        else:
+            self.stop_recording()
+
+    def start_recording(self, path: Path | None = None) -> Path | None:
+        from companion.storage import SUFFIX, SessionWriter
+
+        if path is None:
+            folder = self._record_dir or Path(
+                str(self.settings.value("record/dir", str(Path.home() / "calf-recordings")))
+            )
+            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+            path = folder / f"session-{stamp}{SUFFIX}"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = SessionWriter(
+                path,
+                sensors=self.source.sensors,
+                start_time_utc=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                plan=self.plan,
+                source=f"record:{self.mode}",
+            )
+        except (CompanionError, OSError) as exc:
+            self._writer = None
+            self._set_status(f"Could not start recording: {exc}")
+            self.act_record.setChecked(False)
+            return None
+        self._record_path = path
+        self.act_record.setChecked(True)
+        self.rec_label.setText(f"● recording to {path}")
+        self._set_status(f"Recording to {path}.")
+        return path
+
+    def stop_recording(self) -> Path | None:
+        if self._writer is None:
+            return None
+        writer, self._writer = self._writer, None
+        try:
+            writer.close()
+        except (CompanionError, OSError) as exc:
+            self._set_status(f"Recording could not be finished: {exc}")
+        path = self._record_path
+        self.act_record.setChecked(False)
+        self.rec_label.setText(f"saved {path}")
+        self._set_status(f"Session saved to {path}.")
+        return path
+
+    def _record_item(self, item: ImuChunk | Gap) -> None:
+        try:
+            if isinstance(item, ImuChunk):
+                self._writer.write_chunk(item)
+            else:
+                self._writer.add_gap(item)
+        except (CompanionError, OSError) as exc:
+            self._set_status(f"Recording stopped: {exc}")
+            self._writer = None
+
+    def start_calibration(self) -> None:
+        """Reset the analysis and guide the user through stance + ankle pumps."""
+        self.coach.reset()
+        now = self.replay.position_s if self.replay is not None else 0.0
+        self._cal_started_t_s = now
+        self._cal_done_t_s = math.nan
+        self.summary.setText("")
+        self._update_calibration_label()
+
+    def set_dark(self, on: bool) -> None:
+        self.theme = THEMES["dark" if on else "light"]
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, self.theme)
+        for w in (self.counter, self.tempo, self.pacing, self.hold_timer, self.banner):
+            w.set_theme(self.theme)
+        self.devices.theme = self.theme
+        self.plot.set_theme(self.theme)
+        self.redraw()
+
+    def _set_tick(self, on: bool) -> None:
+        self._tick_enabled = bool(on)
+
+    def _on_connect_requested(self, chosen: list[tuple[FoundSensor, str, str]]) -> None:
+        self._set_status(
+            "Connecting to "
+            + ", ".join(f"{f.name or f.address} as {seg}/{side}" for f, seg, side in chosen)
+            + " — restart with `companion live` to use them (assignment saved)."
+        )
+
+    def _save_screenshot_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save screenshot", "companion.png", "PNG (*.png)"
+        )
+        if path:
+            self.save_screenshot(Path(path))
+
+    def save_screenshot(self, path: Path) -> Path:
+        self.redraw()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.grab().save(str(path)):
+            msg = f"could not write the screenshot {path}"
+            raise OSError(msg)
+        return path
+
+    def _show_shortcuts(self) -> None:
+        self.summary.setText(
+            "<h3>Keyboard</h3>Space play/pause · ←/→ seek 5 s · PgUp/PgDn previous/next rep · "
+            "[ ] slower/faster · R record · C calibrate · I shin/foot curves · D devices · "
+            "T audible tick · Ctrl+D dark theme"
+        )
+
+    def _status_hold(self) -> bool:
+        """Keep a one-off message (saved, error) on screen for 6 s."""
+        return time.monotonic() - self._status_t < 6.0
+
+    def _status_line(self) -> str:
+        c = self.coach
+        clock = "" if math.isnan(c.latest_t_s) else f" · {_mmss(c.latest_t_s)}"
+        done = " — finished" if self._source_done else ""
+        return f"{self._mode_text()}{clock}{done} · plan: {self.targets.name}"
+
+    def _mode_text(self) -> str:
+        return {
+            "live": "Live: sensors",
+            "simulate": "Live: simulated sensors",
+            "emulate": "Live: emulated sensors",
+            "replay": "Replay",
+        }.get(self.mode, self.mode)
+
+    def _set_status(self, text: str, *, sticky: bool = True) -> None:
+        if sticky:
+            self._status_t = time.monotonic()
+        if self.status_label.text() != text:
+            self.status_label.setText(text)
+
+
+def _mmss(s: float) -> str:
+    s = max(0.0, s)
+    return f"{int(s // 60)}:{int(s % 60):02d}"
+
+
+def session_summary_html(win: MainWindow) -> str:
+    """The end-of-session summary: ``companion score``'s verdicts when the scoring module is
+    installed and the session is at hand, otherwise the analysis' own numbers per set."""
+    session: Session | None = getattr(win.source, "session", None)
+    text = _scoring_summary(session, win.plan) if session is not None else ""
+    if text:
+        return f"<h3>Session summary</h3><pre>{text}</pre>"
+    c = win.coach
+    parts = []
+    for s in sorted({r.rep.set_index for r in c.reps}):
+        lines = c.set_summary_lines(s)
+        parts.append(f"<b>{lines[0]}</b><br>" + "<br>".join(lines[1:]))
+    for i, h in enumerate(c.holds):
+        knee = "" if h.knee == "unknown" else f", {h.knee} knee"
+        flags = [f for f, on in (("bouncing", h.bouncing), ("knee caving in", h.knee_in)) if on]
+        parts.append(
+            f"<b>Stretch {i + 1}</b>: {h.time_in_position_s:.0f} s in position at "
+            f"{h.mean_angle_deg:.0f}°{knee}" + (f" — {', '.join(flags)}" if flags else "")
+        )
+    if not parts:
+        return ""
+    return "<h3>Session summary</h3>" + "<br><br>".join(parts)
+
+
+def _scoring_summary(session: Session, plan: dict[str, Any] | None) -> str:
+    try:
+        from companion import scoring  # type: ignore[attr-defined]
+    except ImportError:
+        return ""
+    score = getattr(scoring, "score_session", None)
+    render = getattr(scoring, "render_table", None)
+    if score is None or render is None:
+        return ""
+    try:
+        doc = score(session, plan)
+        return str(render(doc))
+    except Exception:
+        log.exception("scoring failed")
+        return ""
