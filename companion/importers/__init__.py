@@ -72,15 +72,12 @@ def load_export(
     if fmt not in FORMATS:
         msg = f"unknown import format {fmt!r}; use one of {', '.join(FORMATS)}"
         raise ImportFormatError(msg)
-    files = expand_paths([Path(p) for p in paths])
-    refuse_non_inertial(files, [Path(p) for p in paths])
+    sources = [Path(p) for p in paths]
+    files = expand_paths(sources)
+    if fmt != "generic":
+        # Vendor headers always name their inertial columns: refuse other data up front.
+        refuse_non_inertial(files, sources)
     imap = load_map(map_path, fmt=fmt) if map_path is not None else None
-    if fmt == "generic" and imap is None:
-        msg = (
-            "--from generic needs a map describing the columns (--map MAP.toml); "
-            "see docs/import.md and the examples in docs/maps/"
-        )
-        raise ImportFormatError(msg)
     declared: dict[str, tuple[str, str]] = {}
     if fmt == "dot":
         series = read_dot(files)
@@ -89,8 +86,19 @@ def load_export(
     elif fmt == "witmotion":
         series, declared = read_witmotion(files)
     else:
-        assert imap is not None
-        series, declared = read_generic(files, imap)
+        # A map may name columns anything ("x", "col3"), so the map decides what is inertial;
+        # only when reading fails is the survey's "no inertial data" the better message.
+        try:
+            if imap is None:
+                msg = (
+                    "--from generic needs a map describing the columns (--map MAP.toml); "
+                    "see docs/import.md and the examples in docs/maps/"
+                )
+                raise ImportFormatError(msg)
+            series, declared = read_generic(files, imap)
+        except ImportFormatError:
+            refuse_non_inertial(files, sources)
+            raise
     return assemble_session(
         series,
         fmt=fmt,

@@ -203,6 +203,33 @@ def expand_paths(paths: list[Path], *, suffixes: tuple[str, ...] = DATA_SUFFIXES
     return unique
 
 
+def read_head(path: Path, n_lines: int, *, n_bytes: int = 65536) -> list[str]:
+    """The first ``n_lines`` lines of a (possibly gzip-compressed) text file, cheaply."""
+    import gzip
+
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(2)
+        opener = gzip.open if magic == b"\x1f\x8b" else open
+        with opener(path, "rb") as fh:
+            raw = fh.read(n_bytes)
+    except (OSError, EOFError) as exc:
+        msg = f"{path}: cannot be read ({exc}); check the path and permissions"
+        raise ImportFormatError(msg) from None
+    text = None
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError as exc:
+            if exc.start >= len(raw) - 4:  # a character cut by the byte limit
+                text = raw[: exc.start].decode(enc, errors="replace")
+                break
+    if text is None:
+        text = raw.decode("latin-1")
+    return text.splitlines()[:n_lines]
+
+
 def read_text(path: Path) -> str:
     """The file's text: UTF-8 (with or without BOM), else GB18030 (WitMotion's Chinese
     Windows builds), else Latin-1; gzip-compressed files are opened transparently."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from companion.errors import ImportFormatError
-from companion.importers._common import read_text
+from companion.importers._common import read_head, read_text
 
 __all__ = ["FileSurvey", "refuse_non_inertial", "survey_file"]
 
@@ -62,10 +62,15 @@ class FileSurvey:
 
 
 def survey_file(path: Path) -> FileSurvey:
-    """Read ``path`` once and describe it (cheap: text scan, no number parsing)."""
-    text = read_text(path)
-    head = text.splitlines()[:HEAD_LINES]
+    """Describe ``path`` (cheap: a text scan, no number parsing; the rows are scanned for
+    damage only when the head shows no inertial columns)."""
+    head = read_head(path, HEAD_LINES)
     inertial = any(_INERTIAL.search(line) for line in head if re.search(r"[A-Za-z]", line))
+    if inertial:
+        return FileSurvey(
+            path=path, header=(), inertial=True, n_rows=-1, empty_rows=(), ragged_rows=0
+        )
+    text = read_text(path)
     sample = "\n".join(head)
     delim = "\t" if sample.count("\t") > sample.count(",") else ","
     rows = list(csv.reader(io.StringIO(text), delimiter=delim))

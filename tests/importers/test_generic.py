@@ -243,3 +243,17 @@ def test_template_sensor_placed_per_file(tmp_path: Path) -> None:
         files, "generic", map_path=m, filename_rule=r"(?P<side>left|right)_(?P<segment>shin|foot)"
     )
     assert sorted(s.chunks) == ["foot_left", "shin_left"]
+
+
+def test_plain_column_names_are_not_mistaken_for_non_inertial(tmp_path: Path) -> None:
+    """A map decides what is inertial: columns called x, y, z are fine."""
+    data = tmp_path / "plain.csv"
+    rows = ["time,x,y,z,u,v,w"] + [f"{i * 0.01:.2f},0,0,1,0.1,0.2,0.3" for i in range(50)]
+    data.write_text("\n".join(rows) + "\n")
+    m = tmp_path / "m.toml"
+    m.write_text(
+        '[time]\ncolumn = "time"\nunit = "s"\n[[sensor]]\nsegment = "foot"\nside = "left"\n'
+        'acc = ["x", "y", "z"]\nacc_unit = "g"\ngyr = ["u", "v", "w"]\ngyr_unit = "deg/s"\n'
+    )
+    s = load_export([data], "generic", map_path=m)
+    assert len(s.chunks["foot_left"]) == 50
