@@ -44,17 +44,38 @@ _KNEE_WARN_S = 2.0
 def count_bounces(t_s: np.ndarray, angle_deg: np.ndarray, *, min_amplitude_deg: float) -> int:
     """Number of quick down-and-up oscillations (zig-zag with hysteresis)."""
     ext: list[tuple[float, float]] = []  # alternating extrema (t, value)
+    tt_all = t_s.tolist()
+    vv_all = angle_deg.tolist()
+    if not vv_all:
+        return 0
+    # Find the first swing to set the direction.
+    hi_t, hi_v = tt_all[0], vv_all[0]
+    lo_t, lo_v = tt_all[0], vv_all[0]
+    start = len(vv_all)
     direction = 0
-    cur_t, cur_v = float(t_s[0]), float(angle_deg[0])
-    for tt, vv in zip(t_s.tolist(), angle_deg.tolist(), strict=True):
-        if direction >= 0 and vv > cur_v:
+    for k, (tt, vv) in enumerate(zip(tt_all, vv_all, strict=True)):
+        if vv > hi_v:
+            hi_t, hi_v = tt, vv
+        if vv < lo_v:
+            lo_t, lo_v = tt, vv
+        if hi_v - vv >= min_amplitude_deg:
+            ext.append((hi_t, hi_v))
+            direction, cur_t, cur_v, start = -1, tt, vv, k + 1
+            break
+        if vv - lo_v >= min_amplitude_deg:
+            ext.append((lo_t, lo_v))
+            direction, cur_t, cur_v, start = 1, tt, vv, k + 1
+            break
+    for tt, vv in zip(tt_all[start:], vv_all[start:], strict=True):
+        if direction > 0:
+            if vv > cur_v:
+                cur_t, cur_v = tt, vv
+            elif cur_v - vv >= min_amplitude_deg:
+                ext.append((cur_t, cur_v))
+                direction, cur_t, cur_v = -1, tt, vv
+        elif vv < cur_v:
             cur_t, cur_v = tt, vv
-        elif direction <= 0 and vv < cur_v:
-            cur_t, cur_v = tt, vv
-        if direction >= 0 and cur_v - vv >= min_amplitude_deg:
-            ext.append((cur_t, cur_v))
-            direction, cur_t, cur_v = -1, tt, vv
-        elif direction <= 0 and vv - cur_v >= min_amplitude_deg:
+        elif vv - cur_v >= min_amplitude_deg:
             ext.append((cur_t, cur_v))
             direction, cur_t, cur_v = 1, tt, vv
     quick = 0

@@ -47,6 +47,15 @@ _SETTLE_MAX_S = 0.8
 _BASE_TAU_S = 0.5
 _PUMP_GAP_S = 1.5
 _STILL_FOR_BASE_S = 0.3
+_MAX_GAP_IN_REP_S = 0.25
+
+
+def _longest_false_run(mask: np.ndarray) -> int:
+    best = cur = 0
+    for ok in mask.tolist():
+        cur = 0 if ok else cur + 1
+        best = max(best, cur)
+    return best
 
 
 class RepTracker:
@@ -241,22 +250,22 @@ class RepTracker:
         self.state = "bottom"
         self.i_base = i
         self.n_still = 0
-        if not valid.all():
-            return
+        if _longest_false_run(valid) > int(_MAX_GAP_IN_REP_S * rate):
+            return  # a real gap inside the rep: drop it rather than guess
         x = d * ang
         c = self.i_cross - i0
         ar = self.i_arrive - i0
         slow = np.abs(vel) < s.plateau_vel_dps
         pre = x[:c][slow[:c]]
         lvl0 = float(np.median(pre)) if pre.size else float(x[0])
-        peak_x = float(np.max(x[c : ar + 1]))
+        peak_x = float(np.nanmax(x[c : ar + 1]))
         top_mask = slow[c : ar + 1] & (x[c : ar + 1] >= lvl0 + 0.7 * (peak_x - lvl0))
         top_idx = np.flatnonzero(top_mask) + c
         if top_idx.size >= 3:
             lvl_top = float(np.median(x[top_idx]))
             i_top = int(top_idx[top_idx.size // 2])
         else:
-            i_top = int(np.argmax(x[c : ar + 1])) + c
+            i_top = int(np.nanargmax(x[c : ar + 1])) + c
             lvl_top = peak_x
         lvl1 = float(x[-1])
         rom = lvl_top - lvl0
@@ -266,13 +275,13 @@ class RepTracker:
         foot = np.array(an._foot_pitch[i0 : i + 1])
         shin = np.array(an._shin_incl[i0 : i + 1])
         dfoot = (
-            abs(float(np.median(foot[top_idx])) - float(np.median(foot[:c])))
+            abs(float(np.nanmedian(foot[top_idx])) - float(np.nanmedian(foot[:c])))
             if top_idx.size >= 3
-            else abs(float(foot[i_top] - np.median(foot[:c])))
+            else abs(float(foot[i_top] - np.nanmedian(foot[:c])))
         )
         if dfoot < s.min_foot_share * rom:
             return
-        if float(np.ptp(shin[c : ar + 1])) > s.max_shin_range_deg:
+        if float(np.nanmax(shin[c : ar + 1]) - np.nanmin(shin[c : ar + 1])) > s.max_shin_range_deg:
             return
         t_r0, t_r1, _ = fit_transition(
             t[: i_top + 1], x[: i_top + 1], level_from=lvl0, level_to=lvl_top
@@ -286,7 +295,7 @@ class RepTracker:
         assert self.b is not None
         self.b = self.b + d * lvl1  # the bottom this rep came back to
         # Ankle pumps (toes up, heel up, alternating without a pause) are not reps.
-        opposite_now = float(x[-1]) < lvl0 - 2.0
+        opposite_now = float(x[-1]) < lvl0 - s.rep_on_deg
         opposite_before = self.last_move_dir == -d and t_r0 - self.last_move_end_t < _PUMP_GAP_S
         self.last_move_dir, self.last_move_end_t = d, t_l1
         if opposite_now or opposite_before:
@@ -299,8 +308,8 @@ class RepTracker:
         in_rep = (t >= t_r0) & (t <= t_l1)
         moving = (t >= t_r0) & (t <= t_l1) & ~((t > t_r1) & (t < t_l0))
         speed = np.abs(vel)
-        mean_v = float(np.mean(speed[moving])) if moving.any() else 0.0
-        peak_v = float(np.max(speed[in_rep])) if in_rep.any() else 0.0
+        mean_v = float(np.nanmean(speed[moving])) if moving.any() else 0.0
+        peak_v = float(np.nanmax(speed[in_rep])) if in_rep.any() else 0.0
         ex = _EXERCISE[d]
         if self.set_exercise is None:
             self.set_index += 1
