@@ -108,6 +108,10 @@ class SequenceGap:
     expected: int
     got: int
     n_missing: int
+    reason: str = "lost"
+    """``lost`` (packets missing), or ``clock_reset`` (the device time jumped backwards, e.g.
+    after a sensor restart: the decoder continues the time line one period after the last
+    sample and ``n_missing`` is 0 because the size of the break is unknown)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,10 +157,12 @@ class StreamDecoder:
         self.stats.bytes_dropped += n_bytes
         out.append(BytesDropped(n_bytes=n_bytes, reason=reason))
 
-    def _gap(self, out: list[Event], expected: int, got: int, n_missing: int) -> None:
+    def _gap(
+        self, out: list[Event], expected: int, got: int, n_missing: int, reason: str = "lost"
+    ) -> None:
         self.stats.gaps += 1
         self.stats.samples_missing += max(0, n_missing)
-        out.append(SequenceGap(expected=expected, got=got, n_missing=n_missing))
+        out.append(SequenceGap(expected=expected, got=got, n_missing=n_missing, reason=reason))
 
     def _samples(self, out: list[Event], s: Samples) -> None:
         self.stats.packets += 1

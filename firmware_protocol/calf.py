@@ -396,6 +396,15 @@ class CalfDecoder(StreamDecoder):
                 self._dropped(out, len(data), "repeated calf sequence number")
                 return out
             missing_t = round((t - expected_t) / p.period_us)
+            if missing_t < 0:  # device clock went backwards (board restart): mark, continue
+                self._gap(out, self._seq + 1, self._seq + dseq, 0, reason="clock_reset")
+                self._seq += dseq
+                self._t_first_us = expected_t
+                self._last = p
+                self._samples(
+                    out, packet_to_samples(p, t_first_us=self._t_first_us, counter=self._seq)
+                )
+                return out
             k = dseq - 1  # packets lost according to the 8-bit counter
             if missing_t > 0 and n_last > 0:
                 est = missing_t / n_last

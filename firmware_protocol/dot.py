@@ -237,16 +237,18 @@ class DotDecoder(StreamDecoder):
             d = (p.timestamp_us - self._raw_us) % _U32
             if d >= _U32 // 2:
                 d -= _U32
-            if d <= 0:
-                self._dropped(
-                    out, len(data), "DOT time stamp did not advance (repeated or reordered)"
-                )
+            i_exp = round(self._t_us / period_us) + 1
+            if d == 0:
+                self._dropped(out, len(data), "repeated DOT time stamp")
                 return out
-            t = self._t_us + d
-            missing = round(d / period_us) - 1
-            if missing > 0:
-                i_exp = round(self._t_us / period_us) + 1
-                self._gap(out, i_exp, i_exp + missing, missing)
+            if d < 0:  # the sensor clock restarted: keep the time line monotonic, mark it
+                t = self._t_us + round(period_us)
+                self._gap(out, i_exp, i_exp, 0, reason="clock_reset")
+            else:
+                t = self._t_us + d
+                missing = round(d / period_us) - 1
+                if missing > 0:
+                    self._gap(out, i_exp, i_exp + missing, missing)
         self._t_us = t
         self._raw_us = p.timestamp_us
         self._samples(

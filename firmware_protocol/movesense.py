@@ -264,8 +264,11 @@ class MovesenseDecoder(StreamDecoder):
             t_ms = self._t_last_ms + d
             expected = self._t_last_ms + self._n_last * period_ms
             missing = round((t_ms - expected) / period_ms)
-            if missing > 0:
-                i_exp = round(self._t_last_ms / period_ms) + self._n_last
+            i_exp = round(self._t_last_ms / period_ms) + self._n_last
+            if missing < 0:  # clock went backwards (sensor restart): continue the time line
+                t_ms = expected
+                self._gap(out, i_exp, i_exp, 0, reason="clock_reset")
+            elif missing > 0:
                 self._gap(out, i_exp, i_exp + missing, missing)
         self._t_last_ms = t_ms
         self._raw_last_ms = p.timestamp_ms

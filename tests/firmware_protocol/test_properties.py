@@ -283,17 +283,37 @@ def _check_events(dec: object, events: list) -> None:
     assert n == dec.stats.samples  # type: ignore[attr-defined]
     assert sum(e.n_bytes for e in events if isinstance(e, BytesDropped)) == dec.stats.bytes_dropped  # type: ignore[attr-defined]
     assert sum(isinstance(e, SequenceGap) for e in events) == dec.stats.gaps  # type: ignore[attr-defined]
+    t_last = -np.inf
     for e in events:
         if isinstance(e, Samples):
             assert e.acc_m_s2.shape == (len(e), 3)
             assert e.gyr_dps.shape == (len(e), 3)
             assert np.all(np.isfinite(e.acc_m_s2))
+            if e.t_dev_s is not None:  # device time never runs backwards, even after resets
+                assert np.all(np.diff(e.t_dev_s) > 0)
+                assert e.t_dev_s[0] > t_last
+                t_last = e.t_dev_s[-1]
+
+
+def _valid_notes(family: str) -> list[bytes]:
+    fam = FAMILIES[family]
+    enc = fam.new_encoder(fam.default_rate_hz, mtu=247)
+    for _, c in fam.start_commands(fam.default_rate_hz):
+        enc.respond(c)
+    rng = np.random.default_rng(5)
+    return enc.encode(rng.normal(0, 5, (120, 3)), rng.normal(0, 50, (120, 3)))
+
+
+VALID_NOTES = {f: _valid_notes(f) for f in FAMILIES}
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.binary(max_size=70), max_size=20))
-def test_streaming_decoders_never_raise(family: str, notes: list[bytes]) -> None:
+@given(st.lists(st.one_of(st.binary(max_size=70), st.integers(0, 10_000)), max_size=30))
+def test_streaming_decoders_never_raise(family: str, items: list[bytes | int]) -> None:
+    """Random bytes mixed with valid notifications in any order (resets, repeats, jumps)."""
+    valid = VALID_NOTES[family]
+    notes = [valid[i % len(valid)] if isinstance(i, int) else i for i in items]
     dec = FAMILIES[family].new_decoder()
     events = [e for b in notes for e in dec.feed(b)]
     if hasattr(dec, "flush"):
