@@ -8,6 +8,8 @@ The map is documented in ``docs/import.md``; examples live in ``docs/maps/``. In
     skip_rows = 0            # lines before the header (titles, metadata)
     header_rows = 1          # rows forming column names; several are joined with "/"
                              # (sensor / quantity / axis, as APDM-style exports do)
+    # line_regex = '^t=(?P<t>\d+) ax=(?P<ax>\S+) ...'   # free-text logs instead of a
+                             # table: one row per matching line, named groups = columns
 
     [time]
     column = "time_ms"       # or an integer column index (0-based)
@@ -105,6 +107,7 @@ class ImportMap:
     decimal: str
     skip_rows: int
     header_rows: int
+    line_regex: re.Pattern[str] | None
     time_column: Column | None
     time_unit: str
     rate_hz: float | None
@@ -183,7 +186,7 @@ def load_map(path: Path, *, fmt: str = "generic") -> ImportMap:
                 "keep only a [placements] table, or use --from generic",
             )
         return ImportMap(
-            path=path, delimiter=",", decimal=".", skip_rows=0, header_rows=1,
+            path=path, delimiter=",", decimal=".", skip_rows=0, header_rows=1, line_regex=None,
             time_column=None, time_unit="s", rate_hz=None, sensors=(), references=(),
             placement_rule=rule,
         )  # fmt: skip
@@ -217,7 +220,26 @@ def load_map(path: Path, *, fmt: str = "generic") -> ImportMap:
             raise _err(
                 path, f"[format] {nm}", f"{v!r} is not a row count", "write a whole number >= 0"
             )
-    if header_rows == 0:
+    line_regex = None
+    if "line_regex" in fmt_t:
+        try:
+            line_regex = re.compile(str(fmt_t["line_regex"]))
+        except re.error as exc:
+            raise _err(
+                path,
+                "[format] line_regex",
+                f"not a valid regular expression ({exc})",
+                "fix the pattern",
+            ) from None
+        if not line_regex.groupindex:
+            raise _err(
+                path,
+                "[format] line_regex",
+                "has no named groups",
+                "name each value (?P<column>...); the names become the columns",
+            )
+        header_rows = fmt_t.get("header_rows", 0)
+    elif header_rows == 0:
         raise _err(
             path,
             "[format] header_rows",
@@ -355,6 +377,7 @@ def load_map(path: Path, *, fmt: str = "generic") -> ImportMap:
         decimal=decimal,
         skip_rows=skip_rows,
         header_rows=header_rows,
+        line_regex=line_regex,
         time_column=time_col,
         time_unit=unit,
         rate_hz=None if rate_hz is None else float(rate_hz),
@@ -394,11 +417,49 @@ class _Table:
     names: list[str]
     data: pd.DataFrame  # strings
     first_row: int
+    skipped: tuple[int, str] | None = None
+    """(count, first skipped line) of lines a line_regex did not match."""
+
+
+def _read_lines(path: Path, imap: ImportMap, lines: list[str]) -> _Table:
+    """Free-text logs: every line the map's ``line_regex`` matches is one row."""
+    assert imap.line_regex is not None
+    names = list(imap.line_regex.groupindex)
+    rows = []
+    first = None
+    n_skip = 0
+    first_skip = ""
+    for no, ln in enumerate(lines[imap.skip_rows + imap.header_rows :], start=1):
+        m = imap.line_regex.match(ln.strip())
+        if m is None:
+            if ln.strip():
+                n_skip += 1
+                first_skip = (
+                    first_skip
+                    or f"line {no + imap.skip_rows + imap.header_rows}: {ln.strip()[:60]!r}"
+                )
+            continue
+        if first is None:
+            first = no + imap.skip_rows + imap.header_rows
+        rows.append([m.group(k) or "" for k in names])
+    if not rows:
+        msg = (
+            f"{path.name}: no line matches the line_regex of map {imap.path.name} "
+            f"({first_skip or 'the file is empty'}); fix the pattern or check the file"
+        )
+        raise ImportFormatError(msg)
+    data = pd.DataFrame(rows, columns=range(len(names)), dtype=str)
+    return _Table(
+        path=path, names=names, data=data, first_row=first or 1,
+        skipped=(n_skip, first_skip) if n_skip else None,
+    )  # fmt: skip
 
 
 def _read_table(path: Path, imap: ImportMap) -> _Table:
     text = read_text(path)
     lines = text.splitlines()
+    if imap.line_regex is not None:
+        return _read_lines(path, imap, lines)
     head_start = imap.skip_rows
     head_end = head_start + imap.header_rows
     if len(lines) <= head_end:
@@ -526,6 +587,12 @@ def read_generic(
             continue
         table = _read_table(f, imap)
         t, epoch = _time(table, imap)
+        skipped: tuple[str, ...] = ()
+        if table.skipped is not None:
+            skipped = (
+                f"{f.name}: {table.skipped[0]} non-empty line(s) did not match the map's "
+                f"line_regex and were skipped ({table.skipped[1]})",
+            )
         refs = {}
         for r in imap.references:
             if r.files is not None and not _glob(f, r.files):
@@ -585,6 +652,7 @@ def read_generic(
                     side_missing_segment=ms.segment if ms.side is None else None,
                     references=refs if k == 0 else {},
                     epoch_at_zero_s=epoch,
+                    warnings=skipped if k == 0 else (),
                 )
             )
     for ms in imap.sensors:

@@ -257,3 +257,59 @@ def test_plain_column_names_are_not_mistaken_for_non_inertial(tmp_path: Path) ->
     )
     s = load_export([data], "generic", map_path=m)
     assert len(s.chunks["foot_left"]) == 50
+
+
+LOG_REGEX = (
+    r"^#(?P<n>\d+) t=(?P<t>\d+)ms acc=\((?P<ax>[^,]+),(?P<ay>[^,]+),(?P<az>[^)]+)\) "
+    r"gyr=\((?P<gx>[^,]+),(?P<gy>[^,]+),(?P<gz>[^)]+)\)$"
+)
+LOG_MAP = (
+    "[format]\nline_regex = '"
+    + LOG_REGEX
+    + """'
+[time]
+column = "t"
+unit = "ms"
+[[sensor]]
+segment = "shin"
+side = "right"
+acc = ["ax", "ay", "az"]
+acc_unit = "mg"
+gyr = ["gx", "gy", "gz"]
+gyr_unit = "mdps"
+counter = "n"
+"""
+)
+
+
+def test_free_text_log_with_line_regex(tmp_path: Path) -> None:
+    lines = ["boot ok, logging"]
+    for i in range(80):
+        if i == 30:
+            lines.append("-- radio hiccup --")
+        if i in (40, 41):
+            continue  # two samples lost: counter and time jump
+        lines.append(f"#{i} t={1000 + 20 * i}ms acc=(0,{-1000 + i},12) gyr=({i * 100},0,-500)")
+    data = tmp_path / "log.txt"
+    data.write_text("\n".join(lines) + "\n")
+    m = tmp_path / "log.toml"
+    m.write_text(LOG_MAP)
+    s = load_export([data], "generic", map_path=m)
+    c = s.chunks["shin_right"]
+    assert len(c) == 78
+    np.testing.assert_allclose(c.t_s[:3], [0.0, 0.02, 0.04])
+    np.testing.assert_allclose(c.acc_m_s2[0], [0.0, -GRAVITY_M_S2, 0.012 * GRAVITY_M_S2])
+    np.testing.assert_allclose(c.gyr_dps[5], [0.5, 0.0, -0.5])
+    assert [(g.reason, g.n_missing) for g in s.gaps] == [("dropped", 2)]
+    assert any("2 non-empty line(s) did not match" in w for w in s.extra["import_warnings"])
+
+
+def test_line_regex_matching_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "log.txt"
+    data.write_text("acc=1 gyr=2\nacc=3 gyr=4\n")
+    m = tmp_path / "log.toml"
+    m.write_text(LOG_MAP)
+    with pytest.raises(
+        ImportFormatError, match=r"no line matches the line_regex .*line 1: 'acc=1 gyr=2'"
+    ):
+        load_export([data], "generic", map_path=m)

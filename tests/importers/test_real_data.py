@@ -140,3 +140,25 @@ def test_single_mocap_file_is_refused(shared_data: Path) -> None:
     path = shared_data / "calf_raise_mocap_loadsol" / "Subject01G.csv"
     with pytest.raises(ImportFormatError, match="holds no inertial data: it has no accelerometer"):
         load_export([path], "dot")
+
+
+@pytest.mark.parametrize("log", ENC_LOGS)
+def test_raw_text_log_imports_identically_to_the_parsed_csv(shared_data: Path, log: str) -> None:
+    """The authors' free-text log through a line_regex map == the parsed CSV through its map."""
+    folder = shared_data / "ankle_encoder_shank_foot_mpu6050"
+    raw = load_export(
+        [folder / "raw" / f"{log}.TXT"], "generic",
+        map_path=MAPS / "ankle_encoder_mpu6050_raw.toml", placements={"side": "left"},
+    )  # fmt: skip
+    parsed = load_export(
+        [folder / "parsed" / f"{log}.csv.gz"], "generic",
+        map_path=MAPS / "ankle_encoder_mpu6050.toml", placements={"side": "left"},
+    )  # fmt: skip
+    assert sorted(raw.chunks) == sorted(parsed.chunks) == ["foot_left", "shin_left"]
+    for sid in raw.chunks:
+        assert raw.chunks[sid].equals(parsed.chunks[sid])
+    np.testing.assert_array_equal(
+        raw.references["encoder_ankle_deg"].values, parsed.references["encoder_ankle_deg"].values
+    )
+    assert [g.to_dict() for g in raw.gaps] == [g.to_dict() for g in parsed.gaps]
+    assert any("New Logging Session" in w for w in raw.extra["import_warnings"])
