@@ -293,9 +293,9 @@ def from_angle_curve(
     person's standing angle), NaN runs shorter than 0.2 s are bridged linearly, then it
     is low-pass filtered (zero-phase, ``lowpass_hz``) and interpolated with a C2 cubic
     spline. ``exercise`` picks the kinematic mapping: ``calf_raise`` (the foot rocks about
-    the MTP with the heel up, the shin follows 12 % forward), ``tibialis_raise``/``stretch``
-    (the shin carries the angle over a flat foot; toes lift about the heel for negative
-    foot pitch). An optional ``frontal_deg`` curve (inversion +) is applied as foot
+    the MTP with the heel up, the shin follows 12 % forward), ``tibialis_raise`` (the toes
+    lift about the ankle, the shin stays vertical) or ``stretch`` (the shin carries the
+    angle over a flat foot). An optional ``frontal_deg`` curve (inversion +) is applied as foot
     inversion. A still lead-in of ``lead_in_s`` (annotated ``truth.still``) precedes it.
     The truth references hold the angles the sensors actually encode.
     """
@@ -371,7 +371,9 @@ def from_angle_curve(
             out[:, 2] = shin
             out[:, 0] = shin - angle
         else:
-            out[:, 2] = np.maximum(angle, 0.0) if exercise == "stretch" else 0.0
+            # Stretch: the shin carries the angle over a flat foot. Toe raise: the toes
+            # lift about the ankle while the shin stays put.
+            out[:, 2] = angle if exercise == "stretch" else 0.0
             out[:, 0] = out[:, 2] - angle
         out[:, 1] = inv
         return out
