@@ -75,14 +75,18 @@ class FileResult:
     exit_code: int = 0
 
 
-def _plot_paths(plot: Path, file: Path, sides: list[str], *, many: bool) -> list[tuple[str, Path]]:
-    if plot.is_dir():
+def _plot_paths(plot: str, file: Path, sides: list[str], *, many: bool) -> list[tuple[str, Path]]:
+    """Where the pictures go: ``OUT.png``; ``OUT-<file>.png`` for several files; a folder
+    (existing, or given with a trailing slash) gets ``<file>.png``; two legs add ``-<side>``."""
+    as_dir = plot.endswith(("/", os.sep)) or Path(plot).is_dir()
+    plot = Path(plot)
+    if as_dir:
         base = plot / file.stem
     elif many:
         base = plot.with_name(f"{plot.stem}-{file.stem}")
     else:
         base = plot.with_suffix("")
-    suffix = plot.suffix if plot.suffix and not plot.is_dir() else ".png"
+    suffix = plot.suffix if plot.suffix and not as_dir else ".png"
     if len(sides) == 1:
         return [(sides[0], base.with_name(base.name + suffix))]
     return [(sd, base.with_name(f"{base.name}-{sd}{suffix}")) for sd in sides]
@@ -130,7 +134,7 @@ def score_file(
         doc["warnings"] = [*getattr(report, "warnings", []), *doc["warnings"]]
         plots: list[str] = []
         if plot:
-            for side, out in _plot_paths(Path(plot), Path(paths[0]), sorted(per_side), many=many):
+            for side, out in _plot_paths(plot, Path(paths[0]), sorted(per_side), many=many):
                 _atomic_png(doc, out, getattr(per_side[side], "channels", None), side)
                 plots.append(str(out))
         return FileResult(file=name, ok=True, doc=doc, plots=tuple(plots))
@@ -187,25 +191,30 @@ def _one_line(res: FileResult) -> str:
 
 
 class _Progress:
+    """A one-line progress bar on stderr; notes (failures) print above it."""
+
     def __init__(self, total: int) -> None:
         self.total = total
         self.done = 0
         self.failed = 0
 
-    def step(self, ok: bool) -> None:
-        self.done += 1
-        self.failed += not ok
+    def _bar(self) -> str:
         width = 30
         filled = int(width * self.done / self.total)
-        bar = "#" * filled + "-" * (width - filled)
         fail = f", {self.failed} failed" if self.failed else ""
-        end = "\n" if self.done == self.total else ""
-        print(
-            f"\rscoring [{bar}] {self.done}/{self.total}{fail}",
-            end=end,
-            file=sys.stderr,
-            flush=True,
-        )
+        return f"scoring [{'#' * filled}{'-' * (width - filled)}] {self.done}/{self.total}{fail}"
+
+    def step(self, ok: bool, note: str = "") -> None:
+        self.done += 1
+        self.failed += not ok
+        tty = sys.stderr.isatty()
+        if note:
+            print(("\r" if tty else "") + note.ljust(len(self._bar())), file=sys.stderr, flush=True)
+        if tty:
+            end = "\n" if self.done == self.total else ""
+            print(f"\r{self._bar()}", end=end, file=sys.stderr, flush=True)
+        elif self.done == self.total or self.done % max(1, self.total // 10) == 0:
+            print(self._bar(), file=sys.stderr, flush=True)  # logs: about every 10 %
 
 
 def run(args: argparse.Namespace) -> int:
@@ -254,9 +263,7 @@ def run(args: argparse.Namespace) -> int:
                 name = jobs_in[i][0]
                 res = FileResult(file=name, ok=False, error=f"{name}: worker failed ({exc})")
             results[i] = res
-            progress.step(res.ok)
-            if not res.ok:
-                print(f"companion score: {res.error}", file=sys.stderr, flush=True)
+            progress.step(res.ok, "" if res.ok else f"companion score: {res.error}")
     ordered = [results[i] for i in range(len(jobs_in))]
     rows = [summary_row(r.doc, r.file, r.error) for r in ordered]
     if args.format == "csv":

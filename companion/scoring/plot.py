@@ -92,7 +92,7 @@ def render_png(
 
     heights = [3.2] + [1.15] * n_bottom + [1.25]
     fig = plt.figure(figsize=(13, sum(heights) + 0.9), dpi=100)
-    gs = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.55)
+    gs = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.6, top=0.9, bottom=0.02)
     ax = fig.add_subplot(gs[0])
 
     # ---- title and verdict
@@ -105,7 +105,7 @@ def render_png(
         fontweight="bold",
         x=0.01,
         ha="left",
-        y=0.995,
+        y=0.965,
     )
     parts = []
     if reps:
@@ -178,6 +178,9 @@ def render_png(
     if tr is not None:
         ax.plot(tr[0], tr[1], color="#222222", lw=0.8)
     ax.axhline(0, color="#999999", lw=0.6, ls=":")
+    if holds:  # room for the hold labels above the trace
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi + 0.3 * (hi - lo))
     ax.set_ylabel("ankle angle, deg\n(+ dorsiflexion)")
     ax.set_xlabel("time, s")
     ax.margins(x=0.01)
@@ -226,8 +229,8 @@ def render_png(
             for b in boundaries:
                 bx.axvline(b, color="#555555", lw=0.8, ls="--")
             mean = np.nanmean(vals) if np.isfinite(vals).any() else float("nan")
-            txt = f"{phase}, s  (mean {mean:.1f})"
-            bx.set_ylabel(txt, fontsize=8.5)
+            bx.set_ylabel(f"{phase}, s", fontsize=9)
+            bx.set_title(f"{phase} per rep (mean {mean:.2f} s)", fontsize=8.5, loc="left", pad=2)
             bx.set_xlim(0.4, len(reps) + 0.6)
             bx.tick_params(labelsize=8)
             if drawn:
@@ -263,6 +266,7 @@ def render_png(
         bx.set_ylabel("time in\nposition, s", fontsize=8.5)
         bx.set_xlabel("hold (green line: target; red: short, bouncing or knee in)")
         bx.set_xticks(x)
+        bx.set_xlim(0.4, max(len(holds), 6) + 0.6)
 
     # ---- advice
     tx = fig.add_subplot(gs[row])

@@ -204,6 +204,8 @@ def render_table(doc: Mapping[str, Any]) -> str:
     if s["holds_done"] or s["holds_prescribed"]:
         hp = f"/{s['holds_prescribed']}" if s["holds_prescribed"] else ""
         parts.append(f"stretch holds {s['holds_done']}{hp} ({s['holds_met']} on target)")
+    if doc["tests"]:
+        parts.append(", ".join(t["kind"].replace("_", " ") for t in doc["tests"]))
     verdict = "COMPLIANT" if s["compliant"] else "NOT COMPLIANT: " + ", ".join(s["flags"])
     lines.append("; ".join(parts) + f" — {verdict}")
     lines.append("")

@@ -68,8 +68,8 @@ fatigue, %."""
 SYMMETRY_THRESHOLD_PCT = 10.0
 """|symmetry index| above this is reported as asymmetric, % (limb symmetry ≥ 90 % criterion)."""
 STRAY_SET_FRACTION = 0.25
-"""A set with fewer reps than this fraction of the prescribed reps does not count as one of
-the prescribed sets (it is reported as an extra set: warm-up, calibration movements)."""
+"""A set with fewer reps than this fraction of the prescribed reps (when the block has a real
+set too) is a warm-up: it is not scored and a warning says so."""
 HOLD_MET_FRACTION = 0.9
 """A stretch meets its target when its time in position reaches this fraction of hold_s."""
 LUNGE_NORM_MEAN_DEG = 45.0
@@ -293,6 +293,7 @@ class _BlockState:
     index: int
     block: ExerciseBlock
     sets: list[list[Any]] = field(default_factory=list)
+    warmup: list[list[Any]] = field(default_factory=list)
     holds: list[Any] = field(default_factory=list)
 
 
@@ -333,8 +334,7 @@ def _assign(
         takers = [s for s in states if s.block.rep_exercise == ex]
         for st in takers:
             cap = st.block.sets if st.block.sets is not None else math.inf
-            taken = sum(1 for g in st.sets if not _is_stray(g, st.block))
-            if taken < cap:
+            if sum(not _is_stray(g, st.block) for g in st.sets) < cap:
                 st.sets.append(group)
                 break
         else:
@@ -342,6 +342,10 @@ def _assign(
                 takers[-1].sets.append(group)
             else:
                 unassigned_sets.append(group)
+    for st in states:
+        if any(not _is_stray(g, st.block) for g in st.sets):
+            st.warmup = [g for g in st.sets if _is_stray(g, st.block)]
+            st.sets = [g for g in st.sets if not _is_stray(g, st.block)]
     unassigned_holds: list[Any] = []
     hold_takers = [s for s in states if s.block.kind in ("stretch", "lunge_test")]
     for h in sorted(holds, key=lambda h: float(_get(h, "t_start_s", 0.0))):
@@ -630,15 +634,19 @@ def score_analysis(
         for st in states:
             b = st.block
             block_reps: list[dict[str, Any]] = []
-            counted = 0
+            cap = b.sets if b.sets is not None else math.inf
             for n, group in enumerate(st.sets, start=1):
                 docs = [_rep_doc(r, side, st, n) for r in group]
                 block_reps.extend(docs)
                 all_reps.extend(docs)
-                stray = _is_stray(group, b)
-                counted += not stray
-                cap = b.sets if b.sets is not None else math.inf
-                all_sets.append(_set_doc(side, st, n, docs, extra=stray or counted > cap))
+                all_sets.append(_set_doc(side, st, n, docs, extra=n > cap))
+            for group in st.warmup:
+                t0 = float(_get(group[0], "t_start_s", math.nan))
+                t1 = float(_get(group[-1], "t_end_s", math.nan))
+                warnings.append(
+                    f"{side} leg: {len(group)} {b.label} rep(s) at {t0:.0f}–{t1:.0f} s, too few "
+                    "for a set, were taken as a warm-up and not scored"
+                )
             hold_docs = [_hold_doc(h, side, st, n) for n, h in enumerate(st.holds, start=1)]
             if b.kind == "stretch":
                 all_holds.extend(hold_docs)
@@ -705,7 +713,7 @@ def _block_doc(
         "kind": b.kind,
         "name": b.label,
         "knee": b.knee,
-        "sets_done": sum(not _is_stray(g, b) for g in st.sets) if b.is_rep_block else None,
+        "sets_done": len(st.sets) if b.is_rep_block else None,
         "sets_prescribed": b.sets,
         "reps_done": len(reps) if b.is_rep_block else None,
         "reps_prescribed": reps_prescribed,
@@ -933,15 +941,24 @@ def _advice(doc: dict[str, Any]) -> list[dict[str, Any]]:
                         f"{b['hold_s']:g} s next time.",
                     )
                 )
-            elif short or len(bh) < b["holds_prescribed"]:
+            elif short:
                 mean_tip = float(np.mean([h["time_in_position_s"] or 0 for h in bh]))
                 items.append(
                     (
                         2.5,
                         "holds_short",
-                        f"The {label}{side}: {len(bh)} of {b['holds_prescribed']} holds, "
+                        f"The {label}{side}: {len(short)} of {len(bh)} holds fell short, "
                         f"{mean_tip:.0f} s in position on average against "
                         f"{b['hold_s']:g} s; hold each stretch for the full time.",
+                    )
+                )
+            elif len(bh) < b["holds_prescribed"]:
+                items.append(
+                    (
+                        2.0,
+                        "holds_short",
+                        f"The {label}{side}: {len(bh)} of {b['holds_prescribed']} holds; do "
+                        f"all {b['holds_prescribed']} × {b['hold_s']:g} s.",
                     )
                 )
     for s in sets:
