@@ -113,14 +113,25 @@ def test_describe_lists_every_family_with_uuids_and_rates(capsys: pytest.Capture
 
 
 def test_companion_describe_prints_the_same(capsys: pytest.CaptureFixture) -> None:
-    from companion.cli import main as companion_main
+    """``companion describe`` (its command module, registered on a bare parser) == ours."""
+    import argparse
+
+    from companion.commands import describe as cmd
     from firmware_protocol.__main__ import main
 
     main(["describe", "dot"])
     ours = capsys.readouterr().out
-    assert companion_main(["describe", "dot"]) == 0
+    parser = argparse.ArgumentParser(prog="companion")
+    cmd.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["describe", "dot"])
+    assert args.func(args) == 0
     assert capsys.readouterr().out == ours
     assert ours.startswith("dot: Movella DOT")
+    main(["describe"])
+    everything = capsys.readouterr().out
+    args = parser.parse_args(["describe"])
+    assert args.func(args) == 0
+    assert capsys.readouterr().out == everything
 
 
 def test_package_imports_nothing_forbidden() -> None:
