@@ -668,7 +668,8 @@ def assemble_session(
                 raise ImportFormatError(msg)
             pl = Placement(segment=s.side_missing_segment, side=flag_side)
         if pl is None:
-            ident = s.files[0].name + (f" (device {s.name or s.address})" if s.key else "")
+            dev = s.name or s.address
+            ident = s.files[0].name + (f" (device {dev})" if dev else "")
             msg = (
                 f"{ident}: no placement given for this sensor; say where it was worn with "
                 "--shin FILE/--foot FILE and --side, a --placement-rule such as "

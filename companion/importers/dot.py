@@ -123,7 +123,7 @@ def _parse_one(path: Path) -> SensorSeries:
         counter = unwrap_counter(counter_raw.astype(np.int64), 2**16 if cmax < 2**16 else 2**32)
     m = _NAME.match(path.stem)
     tag = meta.get("DeviceTag", m.group("tag") if m else "")
-    mac = m.group("mac").upper() if m else ""
+    mac = m.group("mac").upper() if m and m.group("mac") else ""
     address = ":".join(mac[i : i + 2] for i in range(0, 12, 2)) if mac else ""
     nominal = None
     rate_txt = meta.get("OutputRate", "")

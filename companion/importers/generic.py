@@ -8,7 +8,7 @@ The map is documented in ``docs/import.md``; examples live in ``docs/maps/``. In
     skip_rows = 0            # lines before the header (titles, metadata)
     header_rows = 1          # rows forming column names; several are joined with "/"
                              # (sensor / quantity / axis, as APDM-style exports do)
-    # line_regex = '^t=(?P<t>\d+) ax=(?P<ax>\S+) ...'   # free-text logs instead of a
+    # line_regex = '^t=(?P<t>[0-9]+) ax=(?P<ax>[^ ]+) ...'  # free-text logs instead of a
                              # table: one row per matching line, named groups = columns
 
     [time]

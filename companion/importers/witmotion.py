@@ -161,7 +161,7 @@ def _parse(path: Path) -> tuple[list[SensorSeries], dict[str, tuple[str, str]]]:
         )
         raise ImportFormatError(msg)
     acc_unit = acc_cols["x"][1]
-    gyr_unit = gyr_cols["x"][1].replace("deg", "deg").replace("°/s", "deg/s")
+    gyr_unit = gyr_cols["x"][1]
     fa = unit_factor(
         acc_unit, ACC_UNITS_TO_M_S2, what="accelerometer", where=path.name, advice="export in g"
     )
