@@ -499,6 +499,56 @@ class Scenario:
             return cls.from_toml(Path(text))
         return cls.builtin(text)
 
+    def plan(self, side: str) -> dict[str, Any] | None:
+        """The exercise plan this scenario prescribes, in the plan format of docs/plans.md.
+
+        Repetition, stretch and lunge blocks become ``[[exercise]]`` entries (the
+        prescription, not what the simulated person then does); warm-ups, walking, squats
+        and standing are not prescribed. None when nothing is.
+        """
+        exercises: list[dict[str, Any]] = []
+        for b in self.blocks:
+            if isinstance(b, RepsBlock):
+                tempo: dict[str, Any] = {
+                    "rise_max_s": max(1.5, b.rise_s + 0.5),
+                    "lower_s": b.lower_s,
+                    "tolerance_s": 0.5,
+                }
+                if b.hold_s > 0:
+                    tempo["hold_s"] = b.hold_s
+                entry: dict[str, Any] = {
+                    "kind": b.exercise,
+                    "sets": b.sets,
+                    "reps": b.reps,
+                    "side": side,
+                    "rest_between_sets_s": b.set_rest_s,
+                    "tempo": tempo,
+                }
+                if b.exercise == "calf_raise":
+                    entry["knee"] = "straight"
+                exercises.append(entry)
+            elif isinstance(b, StretchBlock):
+                entry = {
+                    "kind": "stretch",
+                    "knee": b.knee,
+                    "side": side,
+                    "holds": b.holds,
+                    "hold_s": b.hold_s,
+                }
+                if b.holds > 1:
+                    entry["rest_between_holds_s"] = b.rest_s
+                exercises.append(entry)
+            elif isinstance(b, LungeBlock):
+                exercises.append({"kind": "lunge_test", "knee": "bent", "side": side})
+        if not exercises:
+            return None
+        return {
+            "name": self.description or self.name,
+            "source": f"simulator scenario {self.name}",
+            "version": 1,
+            "exercise": exercises,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """JSON/TOML-ready form (inverse of :meth:`from_dict`)."""
         blocks = []

@@ -154,6 +154,7 @@ def _session(
     seed: int,
     extra: dict[str, Any],
     notes: str,
+    plan: dict[str, Any] | None = None,
 ) -> Session:
     t_nom = np.arange(n_samples, dtype=np.float64) / sampling_rate_hz
     t_last = float(t_nom[-1])
@@ -207,6 +208,7 @@ def _session(
         gaps=gaps,
         annotations=kept,
         references=references,
+        plan=plan,
         notes=notes,
         source="simulator",
         extra={
@@ -266,6 +268,7 @@ def simulate(
         seed=seed,
         extra={"scenario": sc.name, "scenario_spec": sc.to_dict()},
         notes=sc.description,
+        plan=sc.plan(side),
     )
 
 

@@ -100,3 +100,31 @@ def test_every_builtin_compiles_and_starts_with_calibration() -> None:
         assert ann[0]["calibration"] is True
         assert ann[0]["t_end_s"] == pytest.approx(3.0)
         assert motion.duration_s > 10.0
+
+
+@pytest.mark.parametrize(
+    ("name", "kinds"),
+    [
+        ("calf-raises", ["calf_raise"]),
+        ("calf-raises-rushed", ["calf_raise"]),
+        ("tibialis-raises", ["tibialis_raise"]),
+        ("stretch-both", ["stretch", "stretch"]),
+        ("lunge-test", ["lunge_test"]),
+        ("routine", ["calf_raise", "tibialis_raise", "stretch", "stretch"]),
+        ("walking", None),
+    ],
+)
+def test_sessions_carry_the_prescription_as_a_plan(name, kinds) -> None:
+    plan_mod = pytest.importorskip("companion.scoring.plan")
+    sc = Scenario.builtin(name)
+    plan = sc.plan("right")
+    if kinds is None:
+        assert plan is None
+        return
+    assert [e["kind"] for e in plan["exercise"]] == kinds
+    parsed = plan_mod.plan_from_dict(plan, where=name)  # the scoring side accepts it
+    assert len(parsed.exercises) == len(kinds)
+    if name == "calf-raises-rushed":
+        # The plan is the prescription (3 s down, 1 s hold), not the rushed performance.
+        assert plan["exercise"][0]["tempo"]["lower_s"] == 3.0
+        assert plan["exercise"][0]["tempo"]["hold_s"] == 1.0
