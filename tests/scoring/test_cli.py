@@ -1,0 +1,184 @@
+"""``companion score`` end to end: one file, formats, picture, batch, bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+import companion.cli as cli
+from companion.scoring.schema import validate_score
+
+sim = pytest.importorskip(
+    "companion.sim", reason="the simulator (companion.sim) is not in this tree"
+)
+storage = pytest.importorskip("companion.storage")
+
+SCENARIO = """
+ankle_pumps = 0
+description = "test"
+[[blocks]]
+kind = "calf_raise"
+sets = 1
+reps = 5
+rise_s = 1.0
+hold_s = {hold}
+lower_s = {lower}
+rest_s = 0.5
+set_rest_s = 10.0
+rom_deg = 35.0
+"""
+PLAN = """
+name = "test plan"
+[[exercise]]
+kind = "calf_raise"
+sets = 1
+reps = 5
+[exercise.tempo]
+rise_max_s = 1.5
+hold_s = 1.0
+lower_s = 3.0
+"""
+
+
+def _run(monkeypatch, capsys, *argv: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(cli, "COMMANDS", ("score",))  # only this command's parser
+    code = cli.main(["score", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("sessions")
+    out = {}
+    for name, hold, lower in (("good", 1.0, 3.0), ("rushed", 0.0, 1.2)):
+        sc = d / f"{name}.toml"
+        sc.write_text(SCENARIO.format(hold=hold, lower=lower), encoding="utf-8")
+        session = sim.simulate(sc, seed=3)
+        if name == "good":
+            import tomllib
+
+            session.plan = tomllib.loads(PLAN)  # the plan travels in the session file
+        out[name] = d / f"{name}.calf"
+        storage.write_session(out[name], session)
+    (d / "plan.toml").write_text(PLAN, encoding="utf-8")
+    out["plan"] = d / "plan.toml"
+    return out
+
+
+def test_one_file_table_uses_the_plan_in_the_session(monkeypatch, capsys, files):
+    code, out, err = _run(monkeypatch, capsys, str(files["good"]))
+    assert code == 0, err
+    assert "plan: test plan  [session]" in out
+    assert "— COMPLIANT" in out
+    assert "next time:" in out
+
+
+def test_json_validates_and_csv_matches(monkeypatch, capsys, files):
+    code, out, _ = _run(
+        monkeypatch, capsys, str(files["rushed"]), "--plan", str(files["plan"]), "--format", "json"
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert validate_score(doc) == []
+    assert doc["plan"]["origin"] == f"file:{files['plan']}"
+    assert "rushed" in doc["summary"]["flags"]
+    code, out, _ = _run(
+        monkeypatch, capsys, str(files["rushed"]), "--plan", str(files["plan"]), "--format", "csv"
+    )
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [float(r["lower_s"]) for r in rows] == [r["lower_s"] for r in doc["reps"]]
+
+
+def test_plot_is_written(monkeypatch, capsys, files, tmp_path):
+    png = tmp_path / "report.png"
+    code, _, err = _run(
+        monkeypatch, capsys, str(files["rushed"]), "--plan", "seed", "--plot", str(png)
+    )
+    assert code == 0
+    assert f"wrote {png}" in err
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 20_000
+    assert not list(tmp_path.glob(".*png"))  # no temporary left behind
+
+
+def test_batch_with_a_broken_file(monkeypatch, capsys, files, tmp_path):
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for name in ("good", "rushed"):
+        (folder / f"{name}.calf").write_bytes(files[name].read_bytes())
+    (folder / "broken.calf").write_text("not a session\n", encoding="utf-8")
+    summary = tmp_path / "summary.csv"
+    code, out, err = _run(
+        monkeypatch,
+        capsys,
+        str(folder),
+        "--plan",
+        str(files["plan"]),
+        "--summary-csv",
+        str(summary),
+        "--jobs",
+        "2",
+    )
+    assert code == 1
+    failed = [line for line in err.splitlines() if "broken.calf" in line]
+    assert len(failed) == 1
+    assert "Traceback" not in err
+    assert "1 of 3 files failed" in err
+    text = summary.read_text(encoding="utf-8")
+    rows = {Path(r["file"]).name: r for r in csv.DictReader(io.StringIO(text))}
+    assert rows["broken.calf"]["status"] == "failed"
+    assert rows["good.calf"]["compliant"] == "true"
+    assert "rushed" in rows["rushed.calf"]["flags"]
+    assert out.count("\n") == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["nope.calf"], "nope.calf"),
+        (["GOOD", "--plan", "BADPLAN"], "did you mean 'lower_s'"),
+        (["GOOD", "--plan", "no-such-preset"], "plan file not found"),
+        (["GOOD", "--jobs", "-1"], "--jobs -1"),
+        (["EMPTYDIR"], "no .calf session files"),
+    ],
+)
+def test_bad_input_is_one_line(monkeypatch, capsys, files, tmp_path, args, words):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(PLAN.replace("lower_s", "lowr_s"), encoding="utf-8")
+    (tmp_path / "empty").mkdir()
+    subst = {"GOOD": str(files["good"]), "BADPLAN": str(bad), "EMPTYDIR": str(tmp_path / "empty")}
+    if args == ["nope.calf"]:
+        args = [str(tmp_path / "nope.calf")]
+    code, out, err = _run(monkeypatch, capsys, *[subst.get(a, a) for a in args])
+    assert code != 0
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("companion score: ")
+    assert words in lines[0]
+
+
+def test_missing_sensor_and_no_motion(monkeypatch, capsys, tmp_path):
+    session = sim.simulate("standing-still", seed=1)
+    still = tmp_path / "still.calf"
+    storage.write_session(still, session)
+    code, _, err = _run(monkeypatch, capsys, str(still))
+    assert code != 0
+    assert "no calf raises, tibialis raises or stretch holds found" in err
+    assert len(err.strip().splitlines()) == 1
+    foot = next(s for s in session.sensors if s.placement.segment.value == "foot")
+    session.sensors = [s for s in session.sensors if s is not foot]
+    session.chunks = {k: v for k, v in session.chunks.items() if k != foot.sensor_id}
+    session.gaps = [g for g in session.gaps if g.sensor_id != foot.sensor_id]
+    lonely = tmp_path / "lonely.calf"
+    storage.write_session(lonely, session)
+    code, _, err = _run(monkeypatch, capsys, str(lonely))
+    assert code != 0
+    assert "scoring needs the foot sensor on the left leg" in err
+    assert len(err.strip().splitlines()) == 1

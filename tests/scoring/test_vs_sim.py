@@ -1,0 +1,130 @@
+"""Scores of simulated sessions against the simulator's truth (short sessions, fast)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+sim = pytest.importorskip(
+    "companion.sim", reason="the simulator (companion.sim) is not in this tree"
+)
+analysis = pytest.importorskip(
+    "companion.analysis", reason="companion.analysis is not in this tree"
+)
+if not hasattr(analysis, "analyze_session"):
+    pytest.skip("companion.analysis.analyze_session is not available", allow_module_level=True)
+
+from companion.scoring import load_builtin_preset, plan_from_dict  # noqa: E402
+from companion.scoring.schema import validate_score  # noqa: E402
+from companion.scoring.score import score_session  # noqa: E402
+from companion.sim.faults import SensorFaults  # noqa: E402
+
+SCENARIO = """
+ankle_pumps = 0
+description = "test"
+[[blocks]]
+kind = "calf_raise"
+sets = 1
+reps = 6
+rise_s = {rise}
+hold_s = {hold}
+lower_s = {lower}
+rest_s = 0.5
+set_rest_s = 10.0
+rom_deg = 35.0
+"""
+PLAN = plan_from_dict(
+    {
+        "exercise": [
+            {
+                "kind": "calf_raise",
+                "sets": 1,
+                "reps": 6,
+                "tempo": {"rise_max_s": 1.5, "hold_s": 1.0, "lower_s": 3.0, "tolerance_s": 0.5},
+            }
+        ]
+    }
+)
+PHASE_TOL_S = 0.15
+"""Phase durations agree with the truth within this (the analysis reaches ~0.02 s here)."""
+
+
+def _simulate(tmp_path: Path, seed: int, **tempo: float):
+    path = tmp_path / "scenario.toml"
+    path.write_text(SCENARIO.format(**tempo), encoding="utf-8")
+    return sim.simulate(path, seed=seed, sensor_faults=SensorFaults.realistic())
+
+
+def _truth_reps(session):
+    return [a for a in session.annotations if a["kind"] == "truth.rep"]
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_good_session_is_compliant_and_matches_truth(tmp_path, seed):
+    session = _simulate(tmp_path, seed, rise=1.0, hold=1.0, lower=3.0)
+    doc = score_session(session, PLAN, file="good.calf")
+    assert validate_score(doc) == []
+    truth = _truth_reps(session)
+    assert doc["summary"]["reps_done"] == len(truth) == 6
+    for rep, tr in zip(doc["reps"], truth, strict=True):
+        for phase in ("rise", "hold", "lower"):
+            assert rep[f"{phase}_s"] == pytest.approx(tr[f"{phase}_s"], abs=PHASE_TOL_S)
+            # the verdict on the measured duration equals the verdict on the true one
+            target = PLAN.exercises[0].tempo.phases()[phase]
+            assert rep["verdicts"][phase] == target.verdict(tr[f"{phase}_s"])
+        assert rep["rom_deg"] == pytest.approx(tr["rom_deg"], abs=3.0)
+    assert doc["summary"]["flags"] == []
+    assert doc["summary"]["compliant"] is True
+    assert doc["summary"]["tempo_compliance_pct"] == 100.0
+
+
+@pytest.mark.parametrize("seed", [2, 11])
+def test_rushed_session_is_flagged_rushed(tmp_path, seed):
+    session = _simulate(tmp_path, seed, rise=1.0, hold=0.0, lower=1.2)
+    doc = score_session(session, PLAN, file="rushed.calf")
+    assert validate_score(doc) == []
+    truth = _truth_reps(session)
+    assert doc["summary"]["reps_done"] == len(truth)
+    assert all(r["verdicts"]["lower"] == "short" for r in doc["reps"])
+    assert all(r["verdicts"]["hold"] == "short" for r in doc["reps"])
+    assert "rushed" in doc["summary"]["flags"]
+    assert doc["summary"]["compliant"] is False
+    mean_truth = sum(t["lower_s"] for t in truth) / len(truth)
+    top = doc["advice"][0]
+    assert top["code"] == "tempo_lower"
+    assert f"Lowering averaged {mean_truth:.1f} s against 3 s ± 0.5" in top["text"]
+
+
+def _stretch_plan(holds: int):
+    return plan_from_dict(
+        {"exercise": [{"kind": "stretch", "knee": "straight", "holds": holds, "hold_s": 30}]}
+    )
+
+
+def test_bouncing_stretch_is_flagged():
+    session = sim.simulate("stretch-bouncing", seed=4, sensor_faults=SensorFaults.realistic())
+    doc = score_session(session, _stretch_plan(1), file="bouncing.calf")
+    assert validate_score(doc) == []
+    (hold,) = doc["stretches"]
+    assert hold["bouncing"] is True
+    assert hold["n_bounces"] >= 10  # 30 s at 1.2 Hz in the truth
+    assert "bouncing" in doc["summary"]["flags"]
+    assert doc["advice"][0]["code"] == "bouncing"
+
+
+def test_steady_stretch_is_not_flagged():
+    session = sim.simulate("stretch-straight", seed=4, sensor_faults=SensorFaults.realistic())
+    truth = [a for a in session.annotations if a["kind"] == "truth.hold"]
+    doc = score_session(session, _stretch_plan(len(truth)), file="steady.calf")
+    assert len(doc["stretches"]) == len(truth)
+    assert not any(h["bouncing"] for h in doc["stretches"])
+    assert doc["summary"]["compliant"] is True, doc["summary"]["flags"]
+
+
+def test_lunge_test_shin_angle_against_truth():
+    session = sim.simulate("lunge-test", seed=2)
+    doc = score_session(session, load_builtin_preset("lunge-test"))
+    (test,) = doc["tests"]
+    truth = session.references["truth_shin_inclination_deg"].values.max()
+    assert test["shin_angle_deg"] == pytest.approx(truth, abs=3.0)
