@@ -22,8 +22,12 @@ Byte sequences and scales below are taken from the vendor SDK's own unit tests
 
 The board sends no counter and no time stamp while streaming, so acc and gyro samples are
 grouped by their fixed cyclic arrival order (see :class:`MetaDecoder`); samples whose
-partner notification was lost are dropped and reported. The MetaMotion S (BMI270) uses other
-register ids and ODR bytes and is not covered here (UNCONFIRMED mapping in the reference notes).
+partner notification was lost are dropped and reported.
+
+MetaMotion S (BMI270), from test_accelerometer_bmi270.py and gyro_bosch_register.h: acc config
+``03 03 <0xA0 | code> <range 0..3>``, packed acc ``03 05``, gyro data ``13 04``, packed gyro
+``13 05`` (20 bytes; the 8-byte ``13 05`` is the BMI160 single sample). The accelerometer
+module-info read ``03 80`` answers implementation 1 (BMI160) or 4 (BMI270).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ __all__ = [
     "SERVICE_UUID",
     "WRITE_CHAR_UUID",
     "MetaBattery",
+    "MetaModuleInfo",
     "MetaCorrected",
     "MetaDecoder",
     "MetaEncoder",
@@ -67,6 +72,7 @@ __all__ = [
     "decode_notification",
     "encode_notification",
     "fusion_start_commands",
+    "MODULE_INFO_ACC_COMMAND",
     "raw_start_commands",
     "raw_stop_commands",
 ]
@@ -91,6 +97,16 @@ REG_BATTERY = 0x8C
 
 ODR_BYTES: dict[float, int] = {25.0: 0x26, 50.0: 0x27, 100.0: 0x28, 200.0: 0x29}
 ACC_RANGE_BYTES: dict[float, int] = {2.0: 0x03, 4.0: 0x05, 8.0: 0x08, 16.0: 0x0C}
+# MetaMotion S (BMI270): test_accelerometer_bmi270.py (odr 0xA0 | code, range 0..3) and
+# gyro_bosch_register.h (GyroBmi270Register: DATA = 4, PACKED_GYRO_DATA = 5).
+ODR_BYTES_BMI270_ACC: dict[float, int] = {25.0: 0xA6, 50.0: 0xA7, 100.0: 0xA8, 200.0: 0xA9}
+ACC_RANGE_BYTES_BMI270: dict[float, int] = {2.0: 0, 4.0: 1, 8.0: 2, 16.0: 3}
+REG_ACC_PACKED_BMI270 = 0x05
+REG_GYRO_DATA_BMI270 = 0x04
+REG_GYRO_PACKED_BMI270 = 0x05
+REG_MODULE_INFO = 0x80
+ACC_IMPLEMENTATION = {1: "bmi160", 4: "bmi270"}  # module-info implementation byte
+IMUS = ("bmi160", "bmi270")
 GYR_RANGE_CODES: dict[float, int] = {2000.0: 0, 1000.0: 1, 500.0: 2, 250.0: 3, 125.0: 4}
 GYR_LSB_PER_DPS: dict[float, float] = {
     2000.0: 16.4,
@@ -136,14 +152,41 @@ class MetaBattery:
     voltage_mv: int
 
 
-MetaPacket = MetaRaw | MetaQuaternion | MetaCorrected | MetaBattery
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetaModuleInfo:
+    """Reply to a module-info read ``[module] 80``: which chip implements the module.
 
+    Accelerometer implementation 1 = BMI160 (MetaMotion R / RL / C), 4 = BMI270 (MetaMotion S);
+    no implementation byte = module absent.
+    """
+
+    module: int
+    implementation: int | None
+    revision: int | None
+    extra: bytes = b""
+
+    @property
+    def imu(self) -> str | None:
+        """``bmi160`` / ``bmi270`` for an accelerometer reply, else None."""
+        if self.module != MOD_ACC or self.implementation is None:
+            return None
+        return ACC_IMPLEMENTATION.get(self.implementation)
+
+
+MetaPacket = MetaRaw | MetaQuaternion | MetaCorrected | MetaBattery | MetaModuleInfo
+
+# (module, register, length) → samples; BMI160 and BMI270 ids differ but never collide
+# once the length is taken into account (13 05 is single on BMI160, packed on BMI270).
 _RAW_KINDS = {
-    (MOD_ACC, REG_ACC_DATA): 1,
-    (MOD_ACC, REG_ACC_PACKED): 3,
-    (MOD_GYRO, REG_GYRO_DATA): 1,
-    (MOD_GYRO, REG_GYRO_PACKED): 3,
+    (MOD_ACC, REG_ACC_DATA, 8): 1,
+    (MOD_ACC, REG_ACC_PACKED, 20): 3,
+    (MOD_ACC, REG_ACC_PACKED_BMI270, 20): 3,
+    (MOD_GYRO, REG_GYRO_DATA, 8): 1,
+    (MOD_GYRO, REG_GYRO_PACKED, 20): 3,
+    (MOD_GYRO, REG_GYRO_DATA_BMI270, 8): 1,
+    (MOD_GYRO, REG_GYRO_PACKED_BMI270, 20): 3,
 }
+_RAW_REGS = {(m, r) for m, r, _ in _RAW_KINDS}
 
 
 def _finite(vals: tuple[float, ...], offset: int, what: str) -> None:
@@ -158,9 +201,18 @@ def decode_notification(data: bytes) -> MetaPacket:
     if len(data) < 2:
         raise TruncatedPacketError(2, len(data), what=what)
     key = (data[0], data[1])
-    if key in _RAW_KINDS:
-        n = _RAW_KINDS[key]
-        _exact(data, 2 + 6 * n, what)
+    if key in _RAW_REGS:
+        n = _RAW_KINDS.get((data[0], data[1], len(data)), 0)
+        if not n:
+            sizes = sorted(ln for m, r, ln in _RAW_KINDS if (m, r) == key)
+            if len(data) < sizes[0]:
+                raise TruncatedPacketError(sizes[0], len(data), what=what)
+            raise MalformedPacketError(
+                len(data) - 1,
+                f"a {' or '.join(map(str, sizes))}-byte notification",
+                len(data),
+                what=what,
+            )
         v = struct.unpack_from(f"<{3 * n}h", data, 2)
         return MetaRaw(
             module=data[0],
@@ -179,6 +231,13 @@ def decode_notification(data: bytes) -> MetaPacket:
         if data[14] > 3:
             raise MalformedPacketError(14, "accuracy 0..3", data[14], what=what)
         return MetaCorrected(register=data[1], xyz=xyz, accuracy=data[14])  # type: ignore[arg-type]
+    if data[1] == REG_MODULE_INFO and data[0] in (MOD_ACC, MOD_GYRO, MOD_FUSION, MOD_SETTINGS):
+        return MetaModuleInfo(
+            module=data[0],
+            implementation=data[2] if len(data) > 2 else None,
+            revision=data[3] if len(data) > 3 else None,
+            extra=bytes(data[4:]),
+        )
     if key == (MOD_SETTINGS, REG_BATTERY):
         _exact(data, 5, what)
         if data[2] > 100:
@@ -205,6 +264,11 @@ def encode_notification(p: MetaPacket) -> bytes:
         return bytes((MOD_FUSION, REG_FUSION_QUAT)) + struct.pack("<4f", *p.wxyz)
     if isinstance(p, MetaCorrected):
         return bytes((MOD_FUSION, p.register)) + struct.pack("<3fB", *p.xyz, p.accuracy)
+    if isinstance(p, MetaModuleInfo):
+        tail = b"" if p.implementation is None else bytes((p.implementation,))
+        if p.revision is not None:
+            tail += bytes((p.revision,)) + p.extra
+        return bytes((p.module, REG_MODULE_INFO)) + tail
     return bytes((MOD_SETTINGS, REG_BATTERY, p.charge_pct)) + struct.pack("<H", p.voltage_mv)
 
 
@@ -217,18 +281,46 @@ def _odr(rate_hz: float) -> int:
     return ODR_BYTES[float(rate_hz)]
 
 
+def _check_imu(imu: str) -> None:
+    if imu not in IMUS:
+        raise UnsupportedSettingError("imu", imu, IMUS, family="MetaMotion")
+
+
+MODULE_INFO_ACC_COMMAND = bytes((MOD_ACC, REG_MODULE_INFO))  # reply: MetaModuleInfo
+
+
 def raw_start_commands(
     rate_hz: float,
     acc_range_g: float = DEFAULT_ACC_RANGE_G,
     gyr_range_dps: float = DEFAULT_GYR_RANGE_DPS,
+    *,
+    imu: str = "bmi160",
 ) -> list[bytes]:
-    """Configure, subscribe (packed), enable and start acc + gyro at ``rate_hz``."""
+    """Configure, subscribe (packed), enable and start acc + gyro at ``rate_hz``.
+
+    ``imu`` is ``bmi160`` (MetaMotion R / RL / C) or ``bmi270`` (MetaMotion S); read it with
+    :data:`MODULE_INFO_ACC_COMMAND` first when the board model is not known.
+    """
     odr = _odr(rate_hz)
+    _check_imu(imu)
+    if imu == "bmi160":
+        acc_cfg = bytes((MOD_ACC, 0x03, odr, ACC_RANGE_BYTES[float(acc_range_g)]))
+        acc_packed, gyr_packed = REG_ACC_PACKED, REG_GYRO_PACKED
+    else:
+        acc_cfg = bytes(
+            (
+                MOD_ACC,
+                0x03,
+                ODR_BYTES_BMI270_ACC[float(rate_hz)],
+                ACC_RANGE_BYTES_BMI270[float(acc_range_g)],
+            )
+        )
+        acc_packed, gyr_packed = REG_ACC_PACKED_BMI270, REG_GYRO_PACKED_BMI270
     return [
-        bytes((MOD_ACC, 0x03, odr, ACC_RANGE_BYTES[float(acc_range_g)])),
+        acc_cfg,
         bytes((MOD_GYRO, 0x03, odr, GYR_RANGE_CODES[float(gyr_range_dps)])),
-        bytes((MOD_ACC, REG_ACC_PACKED, 0x01)),
-        bytes((MOD_GYRO, REG_GYRO_PACKED, 0x01)),
+        bytes((MOD_ACC, acc_packed, 0x01)),
+        bytes((MOD_GYRO, gyr_packed, 0x01)),
         bytes((MOD_ACC, 0x02, 0x01, 0x00)),
         bytes((MOD_GYRO, 0x02, 0x01, 0x00)),
         bytes((MOD_ACC, 0x01, 0x01)),
@@ -236,14 +328,20 @@ def raw_start_commands(
     ]
 
 
-def raw_stop_commands() -> list[bytes]:
+def raw_stop_commands(*, imu: str = "bmi160") -> list[bytes]:
+    _check_imu(imu)
+    acc_packed, gyr_packed = (
+        (REG_ACC_PACKED, REG_GYRO_PACKED)
+        if imu == "bmi160"
+        else (REG_ACC_PACKED_BMI270, REG_GYRO_PACKED_BMI270)
+    )
     return [
         bytes((MOD_ACC, 0x01, 0x00)),
         bytes((MOD_GYRO, 0x01, 0x00)),
         bytes((MOD_ACC, 0x02, 0x00, 0x01)),
         bytes((MOD_GYRO, 0x02, 0x00, 0x01)),
-        bytes((MOD_ACC, REG_ACC_PACKED, 0x00)),
-        bytes((MOD_GYRO, REG_GYRO_PACKED, 0x00)),
+        bytes((MOD_ACC, acc_packed, 0x00)),
+        bytes((MOD_GYRO, gyr_packed, 0x00)),
     ]
 
 
@@ -318,7 +416,7 @@ class MetaDecoder(StreamDecoder):
             self._dropped(out, len(data), f"bad MetaMotion notification: {exc}")
             return out
         g = GRAVITY_M_S2
-        if isinstance(p, MetaBattery):
+        if isinstance(p, MetaBattery | MetaModuleInfo):
             self._reply(out, p)
             return out
         rows: list[tuple[float, ...]]
@@ -403,7 +501,12 @@ class MetaDecoder(StreamDecoder):
 
 
 class MetaEncoder(DeviceEncoder):
-    """An emulated MetaMotion R streaming packed acc + gyro (or fusion outputs)."""
+    """An emulated MetaMotion streaming packed acc + gyro (or fusion outputs).
+
+    ``imu`` picks the board: ``bmi160`` (MetaMotion R / RL / C) or ``bmi270`` (MetaMotion S);
+    it answers the accelerometer module-info read accordingly and parses config writes with
+    that chip's byte values, as the real firmware does.
+    """
 
     family = "metamotion"
 
@@ -416,8 +519,11 @@ class MetaEncoder(DeviceEncoder):
         gyr_range_dps: float = DEFAULT_GYR_RANGE_DPS,
         fusion: bool = False,
         streaming: bool = True,
+        imu: str = "bmi160",
     ) -> None:
         _odr(rate_hz)
+        _check_imu(imu)
+        self.imu = imu
         self.rate_hz = float(rate_hz)
         self.acc_range_g = float(acc_range_g)
         self.gyr_range_dps = float(gyr_range_dps)
@@ -474,7 +580,9 @@ class MetaEncoder(DeviceEncoder):
                     encode_notification(
                         MetaRaw(
                             module=MOD_ACC,
-                            register=REG_ACC_PACKED,
+                            register=REG_ACC_PACKED
+                            if self.imu == "bmi160"
+                            else REG_ACC_PACKED_BMI270,
                             samples=tuple(tuple(r[0].tolist()) for r in rows),
                         )
                     )
@@ -483,7 +591,9 @@ class MetaEncoder(DeviceEncoder):
                     encode_notification(
                         MetaRaw(
                             module=MOD_GYRO,
-                            register=REG_GYRO_PACKED,
+                            register=REG_GYRO_PACKED
+                            if self.imu == "bmi160"
+                            else REG_GYRO_PACKED_BMI270,
                             samples=tuple(tuple(r[1].tolist()) for r in rows),
                         )
                     )
@@ -493,11 +603,17 @@ class MetaEncoder(DeviceEncoder):
     def respond(self, command: bytes) -> list[tuple[str, bytes]]:
         if command == BATTERY_READ_COMMAND:
             return [(NOTIFY_CHAR_UUID, encode_notification(self.battery))]
+        if command == MODULE_INFO_ACC_COMMAND:
+            impl = {v: k for k, v in ACC_IMPLEMENTATION.items()}[self.imu]
+            info = MetaModuleInfo(module=MOD_ACC, implementation=impl, revision=1)
+            return [(NOTIFY_CHAR_UUID, encode_notification(info))]
         if len(command) == 4 and command[0] == MOD_ACC and command[1] == 0x03:
-            for r, b in ODR_BYTES.items():
+            odrs = ODR_BYTES if self.imu == "bmi160" else ODR_BYTES_BMI270_ACC
+            ranges = ACC_RANGE_BYTES if self.imu == "bmi160" else ACC_RANGE_BYTES_BMI270
+            for r, b in odrs.items():
                 if b == command[2]:
                     self.rate_hz = r
-            for rg, b in ACC_RANGE_BYTES.items():
+            for rg, b in ranges.items():
                 if b == command[3]:
                     self.acc_range_g = rg
         elif len(command) == 4 and command[0] == MOD_GYRO and command[1] == 0x03:
@@ -514,25 +630,33 @@ class MetaEncoder(DeviceEncoder):
 
 
 class MetaMotionFamily(Family):
+    """``start_commands`` / ``stop_commands`` take ``imu`` (default ``bmi160``). A client that
+    does not know the model writes :data:`MODULE_INFO_ACC_COMMAND` first; the decoder returns
+    the answer as ``Reply(MetaModuleInfo)`` whose ``.imu`` is the value to pass."""
+
     __slots__ = ()
 
-    def start_commands(self, rate_hz: float) -> list[tuple[str, bytes]]:
+    def start_commands(self, rate_hz: float, *, imu: str = "bmi160") -> list[tuple[str, bytes]]:
         rate = self.check_rate(rate_hz)
-        return [(WRITE_CHAR_UUID, c) for c in raw_start_commands(rate)]
+        return [(WRITE_CHAR_UUID, c) for c in raw_start_commands(rate, imu=imu)]
 
-    def stop_commands(self) -> list[tuple[str, bytes]]:
-        return [(WRITE_CHAR_UUID, c) for c in raw_stop_commands()]
+    def stop_commands(self, *, imu: str = "bmi160") -> list[tuple[str, bytes]]:
+        return [(WRITE_CHAR_UUID, c) for c in raw_stop_commands(imu=imu)]
+
+    def probe_commands(self) -> list[tuple[str, bytes]]:
+        """Commands whose replies identify the board (accelerometer module info)."""
+        return [(WRITE_CHAR_UUID, MODULE_INFO_ACC_COMMAND)]
 
     def new_decoder(self, rate_hz: float | None = None) -> MetaDecoder:
         return MetaDecoder()
 
-    def new_encoder(self, rate_hz: float, mtu: int = 23) -> MetaEncoder:
-        return MetaEncoder(self.check_rate(rate_hz), mtu, streaming=False)
+    def new_encoder(self, rate_hz: float, mtu: int = 23, *, imu: str = "bmi160") -> MetaEncoder:
+        return MetaEncoder(self.check_rate(rate_hz), mtu, streaming=False, imu=imu)
 
 
 FAMILY = MetaMotionFamily(
     name="metamotion",
-    display_name="MbientLab MetaMotion R / RL / C (BMI160)",
+    display_name="MbientLab MetaMotion R / RL / C (BMI160) and S (BMI270)",
     service_uuid=SERVICE_UUID,
     notify_char_uuids=(NOTIFY_CHAR_UUID,),
     write_char_uuid=WRITE_CHAR_UUID,
@@ -547,6 +671,7 @@ FAMILY = MetaMotionFamily(
     notes=(
         "no counter and no device time while streaming: stamp on arrival; vendor: ~100 Hz "
         "total per link is the reliable ceiling",
-        "MetaMotion S (BMI270) uses other register ids and is not covered",
+        "MetaMotion S (BMI270) uses other config bytes and register ids: read module info "
+        "(03 80) and pass imu='bmi270' to start_commands",
     ),
 )

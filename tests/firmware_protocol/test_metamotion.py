@@ -157,3 +157,46 @@ def test_emulator_round_trip_and_battery() -> None:
     ((uuid, b),) = enc.respond(mm.BATTERY_READ_COMMAND)
     assert uuid == mm.NOTIFY_CHAR_UUID
     assert b == BATTERY
+
+
+# test_accelerometer_bmi270.py (MetaMotion S): same samples as the BMI160 vector, register 05
+ACC_PACKED_BMI270 = H("03 05 62 b7 53 0d e9 fd 16 d0 4d 0e 57 02 8a ff a1 05 0a 01")
+
+
+def test_bmi270_vectors_and_commands() -> None:
+    p = mm.decode_notification(ACC_PACKED_BMI270)
+    assert isinstance(p, mm.MetaRaw)
+    np.testing.assert_allclose(np.array(p.samples) / 4096, ACC_PACKED_G_8G, atol=5e-4)
+    cmds = mm.raw_start_commands(200.0, acc_range_g=8.0, imu="bmi270")
+    assert cmds[0] == H("03 03 A9 02")  # test_set_odr_and_range (BMI270)
+    assert cmds[2] == H("03 05 01")  # packed acc subscribe (BMI270)
+    assert cmds[3] == H("13 05 01")  # GyroBmi270Register::PACKED_GYRO_DATA = 5
+    assert mm.raw_start_commands(100.0, acc_range_g=16.0, imu="bmi270")[0] == H("03 03 A8 03")
+    assert mm.raw_stop_commands(imu="bmi270")[4:] == [H("03 05 00"), H("13 05 00")]
+    # 13 05 is a single BMI160 gyro sample at 8 bytes and a packed BMI270 one at 20 bytes
+    assert len(mm.decode_notification(GYR).samples) == 1
+    assert len(mm.decode_notification(H("13 05") + GYR_PACKED[2:]).samples) == 3
+    with pytest.raises(TruncatedPacketError):
+        mm.decode_notification(H("13 05 00 00"))
+    with pytest.raises(MalformedPacketError):
+        mm.decode_notification(GYR + b"\x00")
+
+
+@pytest.mark.parametrize("imu", ["bmi160", "bmi270"])
+def test_probe_then_start_with_the_reported_imu(imu: str) -> None:
+    fam = mm.FAMILY
+    enc = fam.new_encoder(100.0, imu=imu)
+    dec = fam.new_decoder()
+    ((uuid, cmd),) = fam.probe_commands()
+    assert uuid == mm.WRITE_CHAR_UUID
+    ((notify_uuid, answer),) = enc.respond(cmd)
+    assert notify_uuid == mm.NOTIFY_CHAR_UUID
+    (reply,) = dec.feed(answer, notify_uuid)
+    assert isinstance(reply, Reply)
+    assert reply.packet.imu == imu
+    for _, c in fam.start_commands(100.0, imu=reply.packet.imu):
+        enc.respond(c)
+    assert enc.acc_range_g == mm.DEFAULT_ACC_RANGE_G
+    acc = np.array([[1.0, -2.0, GRAVITY_M_S2]] * 3)
+    (s,) = [e for b in enc.encode(acc, acc * 10) for e in dec.feed(b)]
+    np.testing.assert_allclose(s.acc_m_s2, acc, atol=2e-3)

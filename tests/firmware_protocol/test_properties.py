@@ -131,6 +131,31 @@ meta_packets = st.one_of(
         register=st.just(0x07),
         samples=st.lists(trip, min_size=3, max_size=3).map(tuple),
     ),
+    st.builds(
+        metamotion.MetaRaw,
+        module=st.sampled_from([0x03, 0x13]),
+        register=st.just(0x05),
+        samples=st.lists(trip, min_size=3, max_size=3).map(tuple),
+    ),  # BMI270 packed acc / gyro
+    st.builds(
+        metamotion.MetaRaw,
+        module=st.just(0x13),
+        register=st.just(0x04),
+        samples=st.lists(trip, min_size=1, max_size=1).map(tuple),
+    ),  # BMI270 gyro
+    st.builds(
+        metamotion.MetaModuleInfo,
+        module=st.sampled_from([0x03, 0x13, 0x19, 0x11]),
+        implementation=st.none(),
+        revision=st.none(),
+    ),
+    st.builds(
+        metamotion.MetaModuleInfo,
+        module=st.sampled_from([0x03, 0x13, 0x19, 0x11]),
+        implementation=u8,
+        revision=u8,
+        extra=st.binary(max_size=6),
+    ),
     st.builds(metamotion.MetaQuaternion, wxyz=st.tuples(f32, f32, f32, f32)),
     st.builds(
         metamotion.MetaCorrected,
