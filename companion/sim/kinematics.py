@@ -57,6 +57,25 @@ _FD_GYRO_S = 1e-4  # central-difference step for angular velocity
 _FD_ACC_S = 1e-3  # central-difference step for linear acceleration
 
 
+def _zyx(yaw_deg: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray) -> Rotation:
+    """``Rz(yaw)·Ry(pitch)·Rx(roll)`` (intrinsic z–y–x), vectorised.
+
+    The same as ``Rotation.from_euler("ZYX", ..., degrees=True)``, built directly from the
+    half-angle quaternion product because that is several times faster for long arrays.
+    """
+    hz, hy, hx = (np.radians(a) * 0.5 for a in (yaw_deg, pitch_deg, roll_deg))
+    cz, sz, cy, sy, cx, sx = np.cos(hz), np.sin(hz), np.cos(hy), np.sin(hy), np.cos(hx), np.sin(hx)
+    quat_xyzw = np.column_stack(
+        [
+            cz * cy * sx - sz * sy * cx,
+            cz * sy * cx + sz * cy * sx,
+            sz * cy * cx - cz * sy * sx,
+            cz * cy * cx + sz * sy * sx,
+        ]
+    )
+    return Rotation.from_quat(quat_xyzw)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Body:
     """Geometry of the leg and where the sensors sit on it (metres, segment frames).
@@ -141,13 +160,10 @@ class Motion:
         d = self.dofs_deg(t)
         m = self.side_sign
         psi = np.full(t.shape, self.body.toe_out_deg * m)  # toe-out turns the toes laterally
-        foot = Rotation.from_euler(
-            "ZYX", np.column_stack([psi, d[:, 0], -m * d[:, 1]]), degrees=True
-        )
-        shin = Rotation.from_euler(
-            "ZYX", np.column_stack([psi, d[:, 2], -m * d[:, 3]]), degrees=True
-        )
-        yaw = Rotation.from_euler("Z", psi[:, None], degrees=True)
+        foot = _zyx(psi, d[:, 0], -m * d[:, 1])
+        shin = _zyx(psi, d[:, 2], -m * d[:, 3])
+        zeros = np.zeros_like(psi)
+        yaw = _zyx(psi, zeros, zeros)
         r_mtp = self.body.r_mtp_m
         # Heel up: the foot rolls about the MTP contact, which stays put on the floor.
         a_mtp = yaw.apply(r_mtp) - foot.apply(r_mtp)

@@ -927,17 +927,18 @@ def _squat(tl: _Timeline, b: SquatBlock, rng: np.random.Generator, variability: 
         tl.hold(b.rest_s)
 
 
-# Gait pattern of the measured leg over one stride (phase 0 = heel strike, toe-off 0.62).
+# Gait pattern of the measured leg over one stride (phase 0 = heel strike with the toes
+# 18° up, foot flat 0.12–0.40, toe-off 0.62).
 # Foot pitch: Hermite keyframes (phase, deg, deg per unit phase); shin pitch: periodic spline.
 _GAIT_FOOT = np.array(
     [
-        [0.00, -22.0, 0.0],
-        [0.08, 0.0, 0.0],
+        [0.00, -18.0, 0.0],
+        [0.12, 0.0, 0.0],
         [0.40, 0.0, 0.0],
         [0.62, 50.0, 250.0],
         [0.70, 58.0, 0.0],
         [0.85, 5.0, -250.0],
-        [1.00, -22.0, 0.0],
+        [1.00, -18.0, 0.0],
     ]
 )
 _GAIT_SHIN = np.array(
@@ -999,17 +1000,29 @@ def _walk(tl: _Timeline, b: WalkBlock) -> None:
 
     def offset(t: np.ndarray) -> np.ndarray:
         out = np.zeros((t.shape[0], 3))
-        phi = np.clip(phase(t), phi0, phi_end)
+        out[t >= t1, 0] = length * n  # after the walk: standing n strides further on
+        inside = (t > t0) & (t < t1)
+        if not np.any(inside):
+            return out
+        ti = t[inside]
+        phi = phase(ti)
         k = np.floor(phi)
         frac = phi - k
         swing = (frac - _SWING_START_PHASE) / (1.0 - _SWING_START_PHASE)
         in_swing = (frac >= _SWING_START_PHASE) & (k < n)
         progress = np.minimum(k, n) + np.where(in_swing, min_jerk(swing), 0.0)
-        out[:, 0] = length * progress
-        out[:, 2] = np.where(in_swing, lift_m * smooth_bump(swing), 0.0)
+        z = np.where(in_swing, lift_m * smooth_bump(swing), 0.0)
+        # The heel stops abruptly: a brief dip of the ankle, felt as an upward jolt. Each
+        # strike only touches samples within 8 σ of it.
+        order = None if np.all(np.diff(ti) >= 0.0) else np.argsort(ti)
+        ts_sorted = ti if order is None else ti[order]
         for ts in strikes:
-            # The heel stops abruptly: a brief dip of the ankle, felt as an upward spike.
-            out[:, 2] -= impact_m * np.exp(-0.5 * ((t - ts) / sigma_s) ** 2)
+            lo, hi = np.searchsorted(ts_sorted, [ts - 8 * sigma_s, ts + 8 * sigma_s])
+            if hi > lo:
+                idx = np.arange(lo, hi) if order is None else order[lo:hi]
+                z[idx] -= impact_m * np.exp(-0.5 * ((ti[idx] - ts) / sigma_s) ** 2)
+        out[inside, 0] = length * progress
+        out[inside, 2] = z
         return out
 
     def rocker_gain(t: np.ndarray) -> np.ndarray:
