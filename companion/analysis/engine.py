@@ -202,6 +202,8 @@ class _Calibrator:
         self.fallback = False
         self.rot_s = 0.0
         self.rot_f = 0.0
+        self.tilt_s = 0.0
+        self.t_tilted: float | None = None
         self.notes: list[str] = []
 
     def _still(self, r: _Row) -> bool:
@@ -247,12 +249,22 @@ class _Calibrator:
         # Axis window after the stance.
         if r.valid and i > 0:
             dt = r.t - self.rows[i - 1].t
-            self.rot_s += _perp_norm(r.gyr_s, self._up("s")) * dt
-            self.rot_f += _perp_norm(r.gyr_f, self._up("f")) * dt
+            bs, bf = self._bias()
+            gs_ = (r.gyr_s[0] - bs[0], r.gyr_s[1] - bs[1], r.gyr_s[2] - bs[2])
+            gf_ = (r.gyr_f[0] - bf[0], r.gyr_f[1] - bf[1], r.gyr_f[2] - bf[2])
+            self.rot_s += _perp_norm(gs_, self._up("s")) * dt
+            self.rot_f += _perp_norm(gf_, self._up("f")) * dt
         t_end_stance = self.rows[self.stance[1] - 1].t
+        if r.valid:
+            u0 = self._up("s")
+            d = r.up_s[0] * u0[0] + r.up_s[1] * u0[1] + r.up_s[2] * u0[2]
+            self.tilt_s = max(self.tilt_s, math.degrees(math.acos(max(-1.0, min(1.0, d)))))
+            if self.t_tilted is None and self.tilt_s >= self.s.axis_min_rotation_deg + 0.5:
+                self.t_tilted = r.t
         if (
             max(self.rot_s, self.rot_f) >= self.s.axis_rotation_deg
-            and min(self.rot_s, self.rot_f) >= self.s.axis_min_rotation_deg * 3.0
+            and self.t_tilted is not None
+            and r.t - self.t_tilted >= _AXIS_EXTRA_S
         ) or r.t - t_end_stance >= self.s.axis_timeout_s:
             return self._solve()
         return None
@@ -265,6 +277,20 @@ class _Calibrator:
             if self.stance is None:
                 return None
         return self._solve()
+
+    def _bias(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Residual gyroscope offsets (deg/s) over the stance: the imufusion estimator
+        needs a few still seconds before it adapts, the stance gives them at once."""
+        cached = getattr(self, "_bias_cache", None)
+        if cached is None:
+            assert self.stance is not None
+            a, b = self.stance
+            rows = [r for r in self.rows[a:b] if r.valid]
+            bs = np.array([r.gyr_s for r in rows]).mean(axis=0)
+            bf = np.array([r.gyr_f for r in rows]).mean(axis=0)
+            cached = (tuple(bs.tolist()), tuple(bf.tolist()))
+            self._bias_cache = cached
+        return cached
 
     def _up(self, which: str) -> tuple[float, float, float]:
         cached = getattr(self, "_up_cache", None)
@@ -290,8 +316,9 @@ class _Calibrator:
             t = np.array([r.t for r in win])
             dt = np.diff(t, prepend=t[0])
             dt[dt > self.s.max_interp_gap_s] = 0.0
-            gs = np.array([r.gyr_s for r in win])
-            gf = np.array([r.gyr_f for r in win])
+            bs, bf = self._bias()
+            gs = np.array([r.gyr_s for r in win]) - np.array(bs)
+            gf = np.array([r.gyr_f for r in win]) - np.array(bf)
             ax_s, trav_s, sign_s = estimate_axis(
                 gs, up_s, dt, excursion_deg=self.s.sign_excursion_deg
             )
@@ -307,9 +334,18 @@ class _Calibrator:
             # and lifts the ankle (the shin sensor accelerates up and down); lifting the toes
             # pivots about the heel and leaves the ankle where it is.
             acc_s = np.array([r.acc_s for r in win]) - GRAVITY_M_S2
-            rate_f = gf @ ax_f - np.dot(gf @ ax_f, dt) / max(float(dt.sum()), 1e-9)
-            phi = np.radians(np.cumsum(rate_f * dt))
-            heel_sign = _heel_up_sign(t, phi, acc_s)
+            # Foot pitch about the provisional axis from the drift-free "up" vectors.
+            uf = np.array([r.up_f for r in win])
+            ap_f = np.cross(ax_f, up_f)
+            phi = np.arctan2(-(uf @ ap_f), uf @ up_f)
+            # Only where the shin is nearly still (pumps, raises), not in walking.
+            calm = (
+                np.convolve(
+                    (np.linalg.norm(gs, axis=1) > _CALM_SHIN_DPS).astype(float), np.ones(51), "same"
+                )
+                == 0
+            )
+            heel_sign = _heel_up_sign(t, phi, acc_s, calm)
             if heel_sign != 0.0:
                 ax_f = ax_f * heel_sign
                 sign_f = 1.0
@@ -328,17 +364,36 @@ class _Calibrator:
             # Shin: in calf raises the shin follows the heel lift forward, so its rate
             # correlates positively with the foot's; otherwise its first clear excursion is
             # forward (backward when leaning against a wall for tibialis raises).
-            rs, rf = gs @ ax_s, gf @ ax_f
-            corr = _corr(rs, rf)
-            if trav_s >= self.s.axis_min_rotation_deg and abs(corr) >= 0.5:
+            # The shin often tilts only a few degrees, where residual gyroscope offsets
+            # (still being learnt by imufusion) matter: take its axis from how its "up"
+            # vector moved instead (it moves along the anterior axis, ⊥ the hinge).
+            us = np.array([r.up_s for r in win])
+            dev = us - np.outer(us @ up_s, up_s)
+            tilt_deg = np.degrees(np.linalg.norm(dev, axis=1))
+            if float(np.max(tilt_deg)) >= self.s.axis_min_rotation_deg:
+                _, vecs = np.linalg.eigh(dev.T @ dev)
+                ap = vecs[:, -1] - np.dot(vecs[:, -1], up_s) * up_s
+                ap /= np.linalg.norm(ap)
+                ax_s = np.cross(up_s, ap)
+                trav_s = max(trav_s, float(np.max(tilt_deg)))
+            ap_s = np.cross(ax_s, up_s)
+            theta = np.degrees(np.arctan2(-(us @ ap_s), us @ up_s))  # shin forward tilt
+            foot_pitch = np.degrees(np.arctan2(-(uf @ np.cross(ax_f, up_f)), uf @ up_f))
+            corr = _corr(theta, foot_pitch)
+            big = np.flatnonzero(np.abs(theta) > self.s.sign_excursion_deg)
+            if trav_s >= self.s.axis_min_rotation_deg and abs(corr) >= 0.3 and heel_sign != 0.0:
                 ax_s = ax_s * math.copysign(1.0, corr)
                 sign_s = 1.0
                 notes.append(
                     f"shin forward direction from its coupling to the heel lift (r={corr:.2f})"
                 )
-            elif sign_s != 0.0:
-                ax_s = ax_s * sign_s * (-1.0 if self.hint == "tibialis_raise" else 1.0)
+            elif big.size:
+                first = math.copysign(1.0, float(theta[big[0]]))
+                ax_s = ax_s * first * (-1.0 if self.hint == "tibialis_raise" else 1.0)
+                sign_s = 1.0
+                notes.append("shin forward direction from its first clear tilt (assumed forward)")
             else:
+                sign_s = 0.0
                 notes.append("shin never tilted clearly: its forward direction is provisional")
         conf_s = trav_s >= self.s.axis_min_rotation_deg and sign_s != 0.0
         conf_f = trav_f >= self.s.axis_min_rotation_deg and sign_f != 0.0
@@ -363,6 +418,10 @@ class _Calibrator:
         )
 
 
+_CALM_SHIN_DPS = 30.0  # shin rates below this (±0.25 s) count for the heel-lift cue
+_AXIS_EXTRA_S = 1.0  # keep collecting this long after the shin first tilted clearly
+
+
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
     a = a - a.mean()
     b = b - b.mean()
@@ -370,7 +429,9 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b) / den if den > 0 else 0.0
 
 
-def _heel_up_sign(t: np.ndarray, phi_rad: np.ndarray, acc_vert: np.ndarray) -> float:
+def _heel_up_sign(
+    t: np.ndarray, phi_rad: np.ndarray, acc_vert: np.ndarray, mask: np.ndarray
+) -> float:
     """+1 if positive ``phi`` lifts the heel (ankle rises), −1 if negative does, 0 if unclear.
 
     Model: the ankle height follows ``sin(max(±phi, 0))`` for a heel lift about the toes and
@@ -383,7 +444,7 @@ def _heel_up_sign(t: np.ndarray, phi_rad: np.ndarray, acc_vert: np.ndarray) -> f
     for sgn in (1.0, -1.0):
         h = np.sin(np.clip(sgn * phi_rad, 0.0, None))
         acc = np.gradient(np.gradient(h, t), t)
-        scores.append(_corr(acc, acc_vert))
+        scores.append(_corr(acc[mask], acc_vert[mask]) if mask.sum() > 50 else 0.0)
     best = int(np.argmax(scores))
     if scores[best] < 0.3 or scores[best] - scores[1 - best] < 0.2:
         return 0.0

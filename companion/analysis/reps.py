@@ -46,7 +46,7 @@ _SETTLE_S = 0.2
 _SETTLE_MAX_S = 0.8
 _BASE_TAU_S = 0.5
 _PUMP_GAP_S = 1.5
-_STILL_FOR_BASE_S = 0.3
+_STILL_FOR_BASE_S = 0.6
 _MAX_GAP_IN_REP_S = 0.25
 
 
@@ -92,6 +92,7 @@ class RepTracker:
         self.i_last_end = 0
         self.last_move_dir = 0
         self.n_still = 0
+        self.n_invalid = 0
         self.last_move_end_t = -math.inf
 
     # ----------------------------------------------------------------------------------
@@ -107,9 +108,14 @@ class RepTracker:
         if not self.dirs:
             return
         if not an._valid[i]:
-            if self.state != "bottom":
+            self.n_invalid += 1
+            if (
+                self.state != "bottom"
+                and self.n_invalid > _MAX_GAP_IN_REP_S * self.s.output_rate_hz
+            ):
                 self._abort(i)
             return
+        self.n_invalid = 0
         a = an._sag[i]
         v = an._vel[i]
         if self.b is None:
@@ -283,23 +289,40 @@ class RepTracker:
             return
         if float(np.nanmax(shin[c : ar + 1]) - np.nanmin(shin[c : ar + 1])) > s.max_shin_range_deg:
             return
+        # Ankle pumps (toes up, heel up, alternating without a pause) are not reps: the
+        # opposite excursion is already under way, or the previous one just ended.
+        opposite_now = float(x[-1]) < lvl0 - s.rep_on_deg
         t_r0, t_r1, _ = fit_transition(
             t[: i_top + 1], x[: i_top + 1], level_from=lvl0, level_to=lvl_top
         )
-        # The bottom may not quite be reached when the rep is measured: fit its level too.
+        j0 = max(0, self.i_cross - int((_PUMP_GAP_S + 1.0) * rate))
+        back = [
+            d * (an._sag[j] - self.b)
+            for j in range(j0, self.i_cross)
+            if an._valid[j] and an._t[j] >= t_r0 - _PUMP_GAP_S
+        ]
+        opposite_before = (
+            self.last_move_dir == -d and t_r0 - self.last_move_end_t < _PUMP_GAP_S
+        ) or (bool(back) and min(back) < lvl0 - s.rep_on_deg)
+        self.last_move_dir, self.last_move_end_t = d, an._t[i]
+        if opposite_now or opposite_before or not math.isfinite(t_r0):
+            return
+        # The bottom may not quite be reached when the rep is measured: fit its level too,
+        # within what the samples after arrival allow.
+        tail = x[ar:]
+        lo = float(np.nanmin(tail)) - 0.2 * rom
+        hi = float(np.nanmax(tail))
         t_l0, t_l1, lvl1 = fit_transition(
             t[i_top:], x[i_top:], level_from=lvl_top, level_to=lvl1, free="to"
         )
-        if not all(map(math.isfinite, (t_r0, t_r1, t_l0, t_l1))):
+        if not lo <= lvl1 <= hi:
+            lvl1 = min(max(lvl1, lo), hi)
+            t_l0, t_l1, _ = fit_transition(t[i_top:], x[i_top:], level_from=lvl_top, level_to=lvl1)
+        if not all(map(math.isfinite, (t_r1, t_l0, t_l1))):
             return
+        self.last_move_end_t = t_l1
         assert self.b is not None
         self.b = self.b + d * lvl1  # the bottom this rep came back to
-        # Ankle pumps (toes up, heel up, alternating without a pause) are not reps.
-        opposite_now = float(x[-1]) < lvl0 - s.rep_on_deg
-        opposite_before = self.last_move_dir == -d and t_r0 - self.last_move_end_t < _PUMP_GAP_S
-        self.last_move_dir, self.last_move_end_t = d, t_l1
-        if opposite_now or opposite_before:
-            return
         if t_r1 > t_l0:  # no hold: the fits overlap at the peak
             mid = 0.5 * (t_r1 + t_l0)
             t_r1 = t_l0 = mid

@@ -50,10 +50,6 @@ def _truth(session: Session, kind: str) -> list[dict]:
     return [a for a in session.annotations if a["kind"] == kind]
 
 
-@pytest.mark.skip(
-    reason="known bug: the first calf raise after the ankle pumps is discarded by the "
-    "ankle-pump rule in reps._finalize (4 of 5 counted with realistic faults, seed 3)"
-)
 def test_short_calf_set_count_is_exact(short_calf: Session) -> None:
     res = analyze_session(short_calf)
     assert len(res.reps) == len(_truth(short_calf, "truth.rep"))
@@ -72,10 +68,6 @@ def test_short_calf_set_phases(short_calf: Session) -> None:
     assert not res.calibration.flagged_fallback
 
 
-@pytest.mark.skip(
-    reason="known bug: with SensorFaults.realistic the shin's forward direction is sometimes "
-    "resolved backwards in calibration (ROM reads ~42 deg for 35 deg); see the report"
-)
 def test_short_calf_set_angle_and_rom(short_calf: Session) -> None:
     res = analyze_session(short_calf)
     truth = _truth(short_calf, "truth.rep")
