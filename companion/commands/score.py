@@ -15,7 +15,6 @@ import json
 import multiprocessing
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,8 +95,8 @@ def _atomic_png(doc: dict[str, Any], out: Path, channels: Any, side: str) -> Non
     from companion.scoring.plot import render_png
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".png", dir=out.parent)
-    os.close(fd)
+    # A temporary beside the target (normal permissions), renamed only when complete.
+    tmp = str(out.parent / f".{out.stem}.{os.getpid()}.tmp.png")
     try:
         render_png(doc, tmp, channels=channels, side=side)
         os.replace(tmp, out)

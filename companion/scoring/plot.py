@@ -78,6 +78,7 @@ def render_png(
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
 
     sides = doc["session"].get("sides") or ["left"]
@@ -122,17 +123,31 @@ def render_png(
 
     # ---- ankle angle with phases shaded
     tr = _trace(channels)
+    spans: dict[str, list[list[tuple[float, float]]]] = {p: [] for p in PHASE_COLOURS}
     for r in reps:
-        spans = (
+        for phase, a, b in (
             ("rise", r["t_start_s"], r["t_rise_end_s"]),
             ("hold", r["t_rise_end_s"], r["t_hold_end_s"]),
             ("lower", r["t_hold_end_s"], r["t_lower_end_s"]),
-        )
-        for phase, a, b in spans:
+        ):
             if a is not None and b is not None and b > a:
-                ax.axvspan(a, b, color=PHASE_COLOURS[phase], alpha=0.35, lw=0)
-        if r["within_tolerance"] is False or r["partial"]:
-            ax.plot([r["t_start_s"]], [0], marker="v", color="#d0021b", ms=4, clip_on=False)
+                spans[phase].append([(a, 0.0), (b, 0.0), (b, 1.0), (a, 1.0)])
+    for phase, polys in spans.items():
+        if polys:  # one collection per phase: fast for an hour of reps
+            ax.add_collection(
+                PolyCollection(
+                    polys,
+                    facecolors=PHASE_COLOURS[phase],
+                    alpha=0.35,
+                    linewidths=0,
+                    transform=ax.get_xaxis_transform(),
+                )
+            )
+    flagged = [r["t_start_s"] for r in reps if r["within_tolerance"] is False or r["partial"]]
+    if flagged:
+        ax.plot(flagged, [0] * len(flagged), "v", color="#d0021b", ms=4, clip_on=False, ls="none")
+    if reps:
+        ax.set_xlim(min(r["t_start_s"] for r in reps) - 5, max(r["t_end_s"] or 0 for r in reps) + 5)
     for h in holds:
         ax.axvspan(h["t_start_s"], h["t_end_s"], color=PHASE_COLOURS["stretch"], alpha=0.25, lw=0)
         label = f"{h['time_in_position_s']:.0f} s"
@@ -209,23 +224,42 @@ def render_png(
             cols = [
                 c if r["verdicts"][phase] != "no_target" else "#9aa5b1" for c, r in zip(cols, reps)
             ]
-            bx.bar(x, vals, color=cols, width=0.8)
-            # target band per rep's block
+            if len(reps) > 150:  # thin lines draw much faster than rectangles
+                bx.vlines(x, 0, np.nan_to_num(vals), colors=cols, linewidth=1.0)
+            else:
+                bx.bar(x, vals, color=cols, width=0.8)
+            short_x = [x[i] for i, r in enumerate(reps) if r["verdicts"][phase] == "short"]
+            if short_x:  # a rushed phase can be ~0 s: mark it so it is seen
+                bx.plot(
+                    short_x,
+                    [0] * len(short_x),
+                    "^",
+                    color=VERDICT_COLOURS["short"],
+                    ms=4,
+                    clip_on=False,
+                    ls="none",
+                )
+            # target band per run of reps from the same plan block
             drawn = False
-            for i, r in enumerate(reps):
-                tgt = (targets.get(r["block"]) or {}).get(phase)
-                if tgt is None and doc["plan"].get("origin") == "default":
-                    tgt = _default_target(phase)
-                if tgt is None:
+            finite = vals[np.isfinite(vals)]
+            top = float(finite.max()) * 1.1 if finite.size else 1.0
+            run_start = 0
+            for i in range(1, len(reps) + 1):
+                if i < len(reps) and reps[i]["block"] == reps[run_start]["block"]:
                     continue
-                lo = tgt["min_s"]
-                hi = tgt["max_s"] if tgt["max_s"] is not None else np.nanmax(vals) * 1.1
-                bx.fill_between([x[i] - 0.5, x[i] + 0.5], lo, hi, color="#2e9d4f", alpha=0.15, lw=0)
-                if tgt.get("target_s") is not None:
-                    bx.plot(
-                        [x[i] - 0.5, x[i] + 0.5], [tgt["target_s"]] * 2, color="#2e9d4f", lw=1.0
-                    )
-                drawn = True
+                blk = reps[run_start]["block"]
+                tgt = (targets.get(blk) or {}).get(phase) if blk is not None else None
+                if tgt is None and (blk is None or doc["plan"].get("origin") == "default"):
+                    tgt = _default_target(phase)
+                if tgt is not None:
+                    lo = tgt["min_s"]
+                    hi = tgt["max_s"] if tgt["max_s"] is not None else max(top, lo + 1)
+                    xs = [x[run_start] - 0.5, x[i - 1] + 0.5]
+                    bx.fill_between(xs, lo, hi, color="#2e9d4f", alpha=0.15, lw=0)
+                    if tgt.get("target_s") is not None:
+                        bx.plot(xs, [tgt["target_s"]] * 2, color="#2e9d4f", lw=1.0)
+                    drawn = True
+                run_start = i
             for b in boundaries:
                 bx.axvline(b, color="#555555", lw=0.8, ls="--")
             mean = np.nanmean(vals) if np.isfinite(vals).any() else float("nan")

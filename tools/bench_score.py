@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Benchmark ``companion score``: one long session, then many files in parallel.
+
+    .venv/bin/python tools/bench_score.py [--duration-s 3600] [--files 20] [--jobs 0]
+
+1. Simulates a two-sensor 100 Hz session of ``--duration-s`` (the built-in ``calf-raises``
+   scenario repeated) and times each stage of scoring it: the motion analysis (both
+   sensors, the streaming engine), the scoring proper (``score_session`` given the
+   analysis), the renderers and the PNG.
+2. Writes the session once and links it ``--files`` times into a temporary folder, then
+   runs the real ``score`` command (``ProcessPoolExecutor``, spawn) over the folder and
+   reports wall time, the CPU time used by the workers, and the implied number of busy
+   cores (CPU time / wall time).
+
+Nothing is written into the repository; the temporary folder is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _cpu_children_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--duration-s", type=float, default=3600.0)
+    ap.add_argument("--files", type=int, default=20)
+    ap.add_argument("--jobs", type=int, default=0, help="workers (0 = all cores)")
+    ap.add_argument("--scenario", default="calf-raises")
+    args = ap.parse_args()
+
+    from companion.commands import score as score_cmd
+    from companion.scoring import load_builtin_preset
+    from companion.scoring.plot import render_png
+    from companion.scoring.report import render_csv, render_json, render_table
+    from companion.scoring.score import analyze_sides, score_session
+    from companion.sim import simulate
+    from companion.storage import write_session
+
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    t0 = time.perf_counter()
+    session = simulate(args.scenario, seed=1, duration_s=args.duration_s)
+    n = sum(len(c) for c in session.chunks.values())
+    print(
+        f"simulated {args.scenario!r}: {session.duration_s:.0f} s, {len(session.sensors)} sensors, "
+        f"{n} samples in {time.perf_counter() - t0:.1f} s"
+    )
+    plan = load_builtin_preset("seed")
+
+    t0 = time.perf_counter()
+    per_side = analyze_sides(session, plan)
+    t_analysis = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    doc = score_session(session, plan, analysis=per_side, file="bench.calf")
+    t_score = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    render_table(doc), render_json(doc), render_csv(doc)
+    t_render = time.perf_counter() - t0
+    tmp = Path(tempfile.mkdtemp(prefix="bench-score-"))
+    try:
+        t0 = time.perf_counter()
+        side = next(iter(per_side))
+        render_png(doc, tmp / "bench.png", channels=per_side[side].channels, side=side)
+        t_png = time.perf_counter() - t0
+        print(
+            f"one {session.duration_s / 3600:.2f} h session ({doc['summary']['reps_done']} reps scored):"
+        )
+        print(f"  analysis (orientation, angles, reps)  {t_analysis:7.2f} s")
+        print(f"  scoring (score_session given analysis) {t_score:7.3f} s")
+        print(f"  table + JSON + CSV                     {t_render:7.3f} s")
+        print(f"  PNG                                    {t_png:7.2f} s")
+        print(
+            f"  total                                  {t_analysis + t_score + t_render + t_png:7.2f} s"
+        )
+
+        if args.files <= 0:
+            return 0
+        src = tmp / "src.calf"
+        t0 = time.perf_counter()
+        write_session(src, session)
+        folder = tmp / "many"
+        folder.mkdir()
+        for i in range(args.files):
+            os.link(src, folder / f"session-{i:02d}.calf")
+        print(
+            f"wrote the session ({src.stat().st_size / 1e6:.0f} MB) in "
+            f"{time.perf_counter() - t0:.1f} s and linked it {args.files} times"
+        )
+        ns = argparse.Namespace(
+            files=[folder],
+            from_format=None,
+            map_path=None,
+            plan="seed",
+            format="csv",
+            plot=None,
+            summary_csv=tmp / "summary.csv",
+            jobs=args.jobs,
+        )
+        cpu0 = _cpu_children_s()
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = score_cmd.run(ns)
+        wall = time.perf_counter() - t0
+        cpu = _cpu_children_s() - cpu0
+        rows = (tmp / "summary.csv").read_text(encoding="utf-8").splitlines()[1:]
+        ok = sum(",ok," in r for r in rows)
+        workers = args.jobs or os.cpu_count()
+        print(
+            f"{args.files} files, {workers} workers: exit {code}, {ok}/{args.files} scored, "
+            f"wall {wall:.1f} s ({wall / args.files:.2f} s per file), worker CPU {cpu:.1f} s, "
+            f"busy cores ≈ {cpu / wall:.2f}"
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
