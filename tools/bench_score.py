@@ -76,15 +76,15 @@ def main() -> int:
         render_png(doc, tmp / "bench.png", channels=per_side[side].channels, side=side)
         t_png = time.perf_counter() - t0
         print(
-            f"one {session.duration_s / 3600:.2f} h session ({doc['summary']['reps_done']} reps scored):"
+            f"one {session.duration_s / 3600:.2f} h session "
+            f"({doc['summary']['reps_done']} reps scored):"
         )
         print(f"  analysis (orientation, angles, reps)  {t_analysis:7.2f} s")
         print(f"  scoring (score_session given analysis) {t_score:7.3f} s")
         print(f"  table + JSON + CSV                     {t_render:7.3f} s")
         print(f"  PNG                                    {t_png:7.2f} s")
-        print(
-            f"  total                                  {t_analysis + t_score + t_render + t_png:7.2f} s"
-        )
+        total = t_analysis + t_score + t_render + t_png
+        print(f"  total                                  {total:7.2f} s")
 
         if args.files <= 0:
             return 0
