@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from firmware_protocol import calf, dot, metamotion, movesense, witmotion
+from firmware_protocol import calf, dot, metamotion, movesense, thingy, witmotion
 from firmware_protocol._common import (
     GRAVITY_M_S2,
     BytesDropped,
@@ -46,9 +46,11 @@ FAMILIES: dict[str, Family] = {
         metamotion.FAMILY,
         dot.FAMILY,
         calf.FAMILY,
+        thingy.FAMILY,
     )
 }
-"""Supported families by name: ``witmotion``, ``movesense``, ``metamotion``, ``dot``, ``calf``."""
+"""Supported families by name: ``witmotion``, ``movesense``, ``metamotion``, ``dot``, ``calf``
+(the project's own protocol) and ``thingy52`` (Nordic Thingy:52)."""
 
 
 def identify_family(
@@ -86,5 +88,6 @@ __all__ = [
     "metamotion",
     "movesense",
     "sig_uuid",
+    "thingy",
     "witmotion",
 ]

@@ -29,7 +29,7 @@ import numpy as np
 # Run from a checkout: the venv's editable finder may predate firmware_protocol/__init__.py.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from firmware_protocol import FAMILIES, calf, dot, metamotion, movesense, witmotion
+from firmware_protocol import FAMILIES, calf, dot, metamotion, movesense, thingy, witmotion
 from firmware_protocol._common import BytesDropped, Samples, SequenceGap
 from firmware_protocol.errors import ProtocolError
 
@@ -79,8 +79,15 @@ ONE_SHOT: dict[str, tuple[Callable[[bytes], object], list[bytes]]] = {
             bytes.fromhex("19 07 1b 9b 70 3f 8c 5e 4d bd 07 7f 1d be 78 02 9a be"),
             bytes.fromhex("19 04 20 3e 53 c5 0c fe 79 46 0c fe 79 c6 00"),
             bytes.fromhex("11 8C 63 34 10"),
+            bytes.fromhex("03 05 62 b7 53 0d e9 fd 16 d0 4d 0e 57 02 8a ff a1 05 0a 01"),
+            bytes.fromhex("03 80 04 01"),
         ],
     ),
+    "thingy.decode_raw": (
+        thingy.decode_raw,
+        [bytes.fromhex("0000 00FE 0004 800C".replace(" ", "")) + bytes(10)],
+    ),
+    "thingy.decode_config": (thingy.decode_config, [bytes.fromhex("E803E803F401640001")]),
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware_protocol import FAMILIES, calf, dot, metamotion, movesense, witmotion
+from firmware_protocol import FAMILIES, calf, dot, metamotion, movesense, thingy, witmotion
 from firmware_protocol._common import BytesDropped, Reply, Samples, SequenceGap
 from firmware_protocol.errors import ProtocolError
 
@@ -228,6 +228,23 @@ def test_dot_round_trip(p: dot.DotPacket, pad: bool) -> None:
 
 
 @FAST
+@given(st.tuples(trip, trip, trip), st.integers(5, 200), u16, u16, u16, st.booleans())
+def test_thingy_round_trip(
+    raw: tuple, freq: int, pedo: int, temp: int, cmp_ms: int, wom: bool
+) -> None:
+    p = thingy.ThingyRaw(acc_raw=raw[0], gyr_raw=raw[1], compass_raw=raw[2])
+    assert thingy.decode_raw(thingy.encode_raw(p)) == p
+    c = thingy.ThingyConfig(
+        pedometer_interval_ms=pedo,
+        temperature_interval_ms=temp,
+        compass_interval_ms=cmp_ms,
+        motion_freq_hz=freq,
+        wake_on_motion=wom,
+    )
+    assert thingy.decode_config(thingy.encode_config(c)) == c
+
+
+@FAST
 @given(meta_packets)
 def test_metamotion_round_trip(p: metamotion.MetaPacket) -> None:
     assert metamotion.decode_notification(metamotion.encode_notification(p)) == p
@@ -249,6 +266,9 @@ ONE_SHOT: dict[str, Callable[[bytes], object]] = {
     "dot.21": lambda b: dot.decode_payload(b, 21),
     "dot.battery": dot.decode_battery,
     "metamotion": metamotion.decode_notification,
+    "thingy.raw": thingy.decode_raw,
+    "thingy.quaternion": thingy.decode_quaternion,
+    "thingy.config": thingy.decode_config,
 }
 
 # Valid encodings to mutate, so the fuzzer also reaches the checks after the header.
@@ -264,6 +284,9 @@ SEEDS: dict[str, bytes] = {
     "dot.21": struct.pack("<I6f", 7, 0, 0, 9.8, 1, 2, 3),
     "dot.battery": bytes((80, 0)),
     "metamotion": bytes.fromhex("03 1c 62 b7 53 0d e9 fd 16 d0 4d 0e 57 02 8a ff a1 05 0a 01"),
+    "thingy.raw": bytes(18),
+    "thingy.quaternion": bytes(16),
+    "thingy.config": bytes.fromhex("E803E803F401640001"),
 }
 
 
