@@ -44,7 +44,8 @@ Truth annotations (``session.annotations``, JSON-ready dicts; every one also car
   ``peak_angle_deg`` (extreme of the truth angle at the top), ``bottom_angle_deg``,
   ``surface``, ``stance``, ``faults`` ⊆ {``rushed_lowering``, ``no_hold``, ``partial``};
 * ``truth.set``: ``exercise, set_index, t_start_s, t_end_s, n_reps, surface, stance,
-  prescribed`` (the prescribed ``rise_s, hold_s, lower_s, rest_s, rom_deg``);
+  test`` (heel-rise test), ``prescribed`` (the prescribed ``rise_s, hold_s, lower_s,
+  rest_s, rom_deg``);
 * ``truth.hold``: ``exercise`` (``stretch``/``lunge_test``), ``knee``
   (``straight``/``bent``), ``t_start_s, t_end_s, hold_angle_deg`` (mean),
   ``hold_angle_min_deg, hold_angle_max_deg, shin_inclination_deg, knee_tracking_deg``

@@ -156,9 +156,11 @@ class RepsBlock:
     shin_lean_deg: float = math.nan  # NaN: 0 for calf raises, −10 (back to a wall) tibialis
     shin_follow: float = 0.12
     inversion_coupling: float = 0.15
+    plan_kind: str = ""  # "" = the exercise; "heel_rise_test" for the clinical test
     deviations: list[dict[str, Any]] = field(default_factory=list)
 
     EXERCISES: ClassVar[tuple[str, ...]] = ("calf_raise", "tibialis_raise")
+    PLAN_KINDS: ClassVar[tuple[str, ...]] = ("", "calf_raise", "tibialis_raise", "heel_rise_test")
 
     def validate(self, where: str) -> None:
         if self.exercise not in self.EXERCISES:
@@ -169,6 +171,16 @@ class RepsBlock:
             )
         if self.surface not in ("floor", "step"):
             raise _err(where, f"unknown surface {self.surface!r}", "valid surfaces: floor, step")
+        if self.plan_kind not in self.PLAN_KINDS:
+            raise _err(
+                where,
+                f"unknown plan_kind {self.plan_kind!r}",
+                "valid values: calf_raise, tibialis_raise, heel_rise_test",
+            )
+        if self.plan_kind == "heel_rise_test" and self.exercise != "calf_raise":
+            raise _err(
+                where, "a heel-rise test is made of calf raises", "set exercise = calf_raise"
+            )
         if self.stance not in ("double", "single"):
             raise _err(where, f"unknown stance {self.stance!r}", "valid stances: double, single")
         if self.exercise == "tibialis_raise" and self.surface == "step":
@@ -508,7 +520,16 @@ class Scenario:
         """
         exercises: list[dict[str, Any]] = []
         for b in self.blocks:
-            if isinstance(b, RepsBlock):
+            if isinstance(b, RepsBlock) and b.plan_kind == "heel_rise_test":
+                exercises.append(
+                    {
+                        "kind": "heel_rise_test",
+                        "side": side,
+                        "knee": "straight",
+                        "metronome_bpm": round(60.0 / b.rise_s, 3),
+                    }
+                )
+            elif isinstance(b, RepsBlock):
                 tempo: dict[str, Any] = {
                     "rise_max_s": max(1.5, b.rise_s + 0.5),
                     "lower_s": b.lower_s,
@@ -801,6 +822,7 @@ def _reps(tl: _Timeline, b: RepsBlock, rng: np.random.Generator, variability: fl
                 "n_reps": b.reps,
                 "surface": b.surface,
                 "stance": b.stance,
+                "test": b.plan_kind == "heel_rise_test",
                 "prescribed": dict(prescribed),
             }
         )

@@ -224,3 +224,15 @@ def test_scenario_round_trips_through_dict() -> None:
     again = Scenario.from_dict(sc.to_dict(), source="round trip")
     assert again == sc
     assert math.isclose(sc.blocks[0].prescribed_rom_deg, 35.0)
+
+
+def test_heel_rise_test_fades_to_partial_reps() -> None:
+    session = simulate("heel-rise-test", seed=1)
+    reps = [a for a in session.annotations if a["kind"] == "truth.rep"]
+    (the_set,) = [a for a in session.annotations if a["kind"] == "truth.set"]
+    assert the_set["test"] is True
+    assert len(reps) == 26
+    assert all(r["stance"] == "single" for r in reps)
+    assert all(r["hold_s"] == 0.0 and r["rest_s"] == 0.0 for r in reps)  # 60 bpm, no pauses
+    assert [("partial" in r["faults"]) for r in reps] == [False] * 22 + [True] * 4
+    assert reps[-1]["rom_deg"] < reps[0]["rom_deg"] - 10.0

@@ -110,6 +110,7 @@ def test_every_builtin_compiles_and_starts_with_calibration() -> None:
         ("tibialis-raises", ["tibialis_raise"]),
         ("stretch-both", ["stretch", "stretch"]),
         ("lunge-test", ["lunge_test"]),
+        ("heel-rise-test", ["heel_rise_test"]),
         ("routine", ["calf_raise", "tibialis_raise", "stretch", "stretch"]),
         ("walking", None),
     ],
