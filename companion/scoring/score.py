@@ -829,8 +829,8 @@ def _symmetry(
     for name, (left, right) in metrics.items():
         si = symmetry_index_pct(left, right)
         out[name] = {
-            "left": _f(left, 2),
-            "right": _f(right, 2),
+            "left": _f(left, 3),
+            "right": _f(right, 3),
             "symmetry_index_pct": _f(si, 1),
             "asymmetric": None if si is None else abs(si) > SYMMETRY_THRESHOLD_PCT,
         }

@@ -128,3 +128,26 @@ def test_lunge_test_shin_angle_against_truth():
     (test,) = doc["tests"]
     truth = session.references["truth_shin_inclination_deg"].values.max()
     assert test["shin_angle_deg"] == pytest.approx(truth, abs=3.0)
+
+
+def test_both_legs_scored_with_symmetry(tmp_path):
+    left = _simulate(tmp_path, 5, rise=1.0, hold=1.0, lower=3.0)
+    path = tmp_path / "right.toml"
+    path.write_text(SCENARIO.format(rise=1.0, hold=1.0, lower=1.5), encoding="utf-8")
+    right = sim.simulate(path, seed=6, side="right")
+    left.sensors += right.sensors
+    left.chunks.update(right.chunks)
+    doc = score_session(left, PLAN, file="both.calf")
+    assert validate_score(doc) == []
+    assert doc["session"]["sides"] == ["left", "right"]
+    lower = doc["symmetry"]["lower_mean_s"]
+    assert lower["left"] == pytest.approx(3.0, abs=0.2)
+    assert lower["right"] == pytest.approx(1.5, abs=0.2)
+    si = 100 * (lower["left"] - lower["right"]) / (0.5 * (lower["left"] + lower["right"]))
+    assert lower["symmetry_index_pct"] == pytest.approx(si, abs=0.2)
+    assert lower["asymmetric"] is True
+    by_side = {b["side"]: b for b in doc["blocks"]}
+    assert by_side["left"]["tempo_compliance_pct"] == 100.0
+    assert by_side["right"]["tempo_compliance_pct"] == 0.0
+    assert "rushed" in doc["summary"]["flags"]
+    assert "(right leg)" in doc["advice"][0]["text"]
