@@ -197,19 +197,55 @@ _U32 = 1 << 32
 
 
 class DotDecoder(StreamDecoder):
-    """One sample per notification; unwraps the µs clock; gaps from the clock and the rate."""
+    """One sample per notification; unwraps the µs clock; gaps from the clock and the period.
+
+    Gaps are sized with the period of ``rate_hz`` (the rate written at start). The DOT may
+    keep an earlier rate (the rate cannot change after measurement or sync has started), so
+    the decoder checks the hint against the intervals it sees: a shorter interval, or
+    ``HINT_REFUTED_AFTER`` consecutive intervals of the same longer length, replace it by the
+    shortest interval seen. Without ``rate_hz`` that learnt period is used from the start.
+    """
+
+    HINT_REFUTED_AFTER = 3
 
     family = "dot"
 
-    def __init__(self, rate_hz: float = 60.0, mode: int = MODE_CUSTOM5) -> None:
+    def __init__(self, rate_hz: float | None = 60.0, mode: int = MODE_CUSTOM5) -> None:
         super().__init__()
         if mode not in _MODES:
             raise UnsupportedSettingError("payload mode", mode, tuple(_MODES), family="Movella DOT")
         self.mode = mode
-        self.rate_hz = float(rate_hz)
+        self.rate_hz = None if rate_hz is None else float(rate_hz)
         self._char = _MODES[mode][0]
         self._t_us: int | None = None  # unwrapped
         self._raw_us = 0
+        self._min_d_us: int | None = None
+        self._hint_ok = rate_hz is not None
+        self._long_run = 0  # consecutive intervals of one length > 1.5 hint periods
+        self._long_d = 0
+
+    @property
+    def period_us(self) -> float | None:
+        """Sample period used for gap sizing, µs (None until known)."""
+        if self._hint_ok and self.rate_hz is not None:
+            return 1e6 / self.rate_hz
+        return None if self._min_d_us is None else float(self._min_d_us)
+
+    def _observe(self, d: int) -> None:
+        if self._min_d_us is None or d < self._min_d_us:
+            self._min_d_us = d
+        if not self._hint_ok or self.rate_hz is None:
+            return
+        hint = 1e6 / self.rate_hz
+        if d < 0.75 * hint:
+            self._hint_ok = False
+        elif d > 1.5 * hint and (self._long_run == 0 or abs(d - self._long_d) <= 0.1 * d):
+            self._long_run += 1
+            self._long_d = d
+            if self._long_run >= self.HINT_REFUTED_AFTER:
+                self._hint_ok = False
+        else:
+            self._long_run = 0
 
     def feed(self, data: bytes, char_uuid: str | None = None) -> list[Event]:
         out: list[Event] = []
@@ -230,19 +266,21 @@ class DotDecoder(StreamDecoder):
         except ProtocolError as exc:
             self._dropped(out, len(data), f"bad DOT payload: {exc}")
             return out
-        period_us = 1e6 / self.rate_hz
         if self._t_us is None:
             t = p.timestamp_us
         else:
             d = (p.timestamp_us - self._raw_us) % _U32
             if d >= _U32 // 2:
                 d -= _U32
-            i_exp = round(self._t_us / period_us) + 1
             if d == 0:
                 self._dropped(out, len(data), "repeated DOT time stamp")
                 return out
+            if d > 0:
+                self._observe(d)
+            period_us = self.period_us or float(abs(d))
+            i_exp = round(self._t_us / period_us) + 1
             if d < 0:  # the sensor clock restarted: keep the time line monotonic, mark it
-                t = self._t_us + round(period_us)
+                t = self._t_us + max(1, round(period_us))
                 self._gap(out, i_exp, i_exp, 0, reason="clock_reset")
             else:
                 t = self._t_us + d
@@ -366,7 +404,8 @@ class DotFamily(Family):
         return [(CONTROL_CHAR_UUID, stop_command(MODE_CUSTOM5))]
 
     def new_decoder(self, rate_hz: float | None = None) -> DotDecoder:
-        return DotDecoder(self.default_rate_hz if rate_hz is None else rate_hz, MODE_CUSTOM5)
+        """Pass the rate given to :meth:`start_commands`; without it the period is learnt."""
+        return DotDecoder(rate_hz, MODE_CUSTOM5)
 
     def new_encoder(self, rate_hz: float, mtu: int = 23) -> DotEncoder:
         return DotEncoder(self.check_rate(rate_hz), mtu, measuring=False)

@@ -297,8 +297,8 @@ FAMILY = ThingyFamily(
     streams="acc (1/1024 g) + gyro (1/32 °/s) + compass int16, one sample per 18-byte "
     "notification; quaternion (Q2.30) on its own characteristic, not paired",
     name_patterns=(r"^Thingy",),
-    extra_service_uuids=(ADVERTISED_UUID,),
     notes=(
+        "recognised also by the configuration service ef680100-… it advertises",
         "no counter and no device time: stamp on arrival; users report 50–120 Hz delivered "
         "when 200 Hz is configured",
         "gyro saturates at ±1023 °/s in the firmware's fixed-point format",

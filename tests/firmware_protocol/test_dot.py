@@ -111,3 +111,23 @@ def test_emulator_follows_start_sequence() -> None:
     assert len(p) == 63
     (s,) = fam.new_decoder(30.0).feed(p, char_uuid=dot.LONG_PAYLOAD_CHAR_UUID)
     np.testing.assert_allclose(s.quat_wxyz, q.astype(np.float32), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("hint", [None, 60.0, 10.0])
+def test_wrong_or_missing_rate_never_invents_gaps(hint: float | None) -> None:
+    """The sensor runs at 30 Hz; told 10 Hz or nothing, the decoder counts exactly the 2
+    samples removed. Told 60 Hz it cannot tell the first intervals from 50 % loss, but it
+    stops after HINT_REFUTED_AFTER intervals instead of reporting every sample as a gap."""
+    enc = dot.DotEncoder(30.0, 247)
+    pk = enc.encode(np.zeros((20, 3)), np.zeros((20, 3)))
+    dec = dot.DotDecoder(hint)
+    for i, p in enumerate(pk):
+        if i not in (10, 11):
+            dec.feed(p)
+    if hint == 60.0:
+        false_gaps = dot.DotDecoder.HINT_REFUTED_AFTER - 1
+        assert dec.stats.samples_missing == 2 + false_gaps
+        assert dec.stats.gaps == 1 + false_gaps
+    else:
+        assert dec.stats.samples_missing == 2
+        assert dec.stats.gaps == 1
