@@ -151,3 +151,28 @@ def test_both_legs_scored_with_symmetry(tmp_path):
     assert by_side["right"]["tempo_compliance_pct"] == 0.0
     assert "rushed" in doc["summary"]["flags"]
     assert "(right leg)" in doc["advice"][0]["text"]
+
+
+MOCAP = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "calf_raise_mocap_loadsol"
+
+
+@pytest.mark.skipif(not MOCAP.is_dir(), reason=f"public mocap data folder {MOCAP} is absent")
+@pytest.mark.parametrize("name", ["Subject01G.csv", "Subject04G.csv", "Subject08G.csv"])
+def test_real_calf_raise_curves_score_one_rep(name):
+    """Measured calf raises (motion capture, floor) turned into IMU signals by the simulator."""
+    trial = sim.load_mocap_trial(MOCAP / name)
+    session = sim.from_angle_curve(
+        trial.t_s, trial.flexion_deg, frontal_deg=trial.inversion_deg, side="right", name=name
+    )
+    doc = score_session(session, None, file=name)
+    assert validate_score(doc) == []
+    (rep,) = doc["reps"]
+    ref = session.references["truth_ankle_sagittal_deg"]
+    inside = (ref.t_s >= rep["t_start_s"]) & (ref.t_s <= rep["t_end_s"])
+    true_rom = float(ref.values[inside].max() - ref.values[inside].min())
+    assert rep["rom_deg"] == pytest.approx(true_rom, abs=8.0)
+    assert rep["rise_s"] > 0
+    assert rep["lower_s"] > 0
+    # A single quick real rep: the seed tempo (3 s down) is not met, and the report says so.
+    assert rep["verdicts"]["lower"] == "short"
+    assert doc["advice"][0]["code"] == "tempo_lower"
