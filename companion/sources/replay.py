@@ -137,6 +137,12 @@ class ReplaySource:
         return self._position_s
 
     @property
+    def cursor_s(self) -> float:
+        """Where playback is heading: a pending seek's target, else :attr:`position_s`
+        (so two quick "forward 5 s" presses move 10 s)."""
+        return self._catch_up_to_s if self._catch_up_to_s is not None else self._position_s
+
+    @property
     def speed(self) -> float:
         return self._speed
 

@@ -39,6 +39,7 @@ from companion.analysis.events import (
     SetSummary,
     Warning,
 )
+from companion.analysis.settings import DEFAULT_SETTINGS
 from companion.errors import UsageError
 from companion.model import Gap, ImuChunk, SensorInfo
 from companion.scoring import PhaseTarget, Plan, Tempo, load_plan, resolve_plan
@@ -233,6 +234,9 @@ class DeviceStatus:
 class HoldView:
     t_start_s: float
     angle_deg: float
+    """The latest reported angle of the hold, deg."""
+    held_angle_deg: float = math.nan
+    """The angle the hold started at (what the knee position is inferred from), deg."""
     time_in_position_s: float = 0.0
     in_position: bool = True
     t_update_s: float = math.nan
@@ -354,6 +358,9 @@ class CoachState:
         self.hold: HoldView | None = None
         self.calibrated: CalibrationDone | None = None
         self.latest_t_s = math.nan
+        """Session time of the newest *analysed* sample (what the plot shows last)."""
+        self.latest_input_t_s = math.nan
+        """Session time of the newest sample received (the analysis may lag behind it)."""
         self.t_first_s = math.nan
         self.items_seen = 0
         self.pending_arrivals: deque[tuple[float, float]] = deque(maxlen=4096)
@@ -402,6 +409,9 @@ class CoachState:
                 d.state = LinkState.STREAMING
         if math.isnan(self.t_first_s):
             self.t_first_s = float(chunk.t_s[0])
+        t_last = float(chunk.t_s[-1])
+        if not t_last <= self.latest_input_t_s:
+            self.latest_input_t_s = t_last
         self.pending_arrivals.append(
             (float(chunk.t_s[-1]), self._clock() if arrival_s is None else arrival_s)
         )
@@ -449,10 +459,18 @@ class CoachState:
         elif isinstance(ev, SetCompleted):
             self.sets.append(ev.set)
         elif isinstance(ev, HoldStarted):
-            self.hold = HoldView(t_start_s=ev.t_s, angle_deg=ev.angle_deg, t_update_s=ev.t_s)
+            self.rep_in_progress = None  # a candidate rep the analysis dropped
+            self.hold = HoldView(
+                t_start_s=ev.t_s,
+                angle_deg=ev.angle_deg,
+                held_angle_deg=ev.angle_deg,
+                t_update_s=ev.t_s,
+            )
         elif isinstance(ev, HoldUpdate):
             if self.hold is None or self.hold.ended is not None:
-                self.hold = HoldView(t_start_s=ev.t_s, angle_deg=ev.angle_deg)
+                self.hold = HoldView(
+                    t_start_s=ev.t_s, angle_deg=ev.angle_deg, held_angle_deg=ev.angle_deg
+                )
             self.hold.time_in_position_s = ev.time_in_position_s
             self.hold.in_position = ev.in_position
             self.hold.angle_deg = ev.angle_deg
@@ -473,9 +491,17 @@ class CoachState:
         """Session time of the newest analysed sample."""
         return self.latest_t_s
 
+    def _expire_candidate(self) -> None:
+        """Forget a started rep the analysis never completed (it abandons candidates that
+        take longer than ``max_rep_s``, 20 s, without saying so)."""
+        r = self.rep_in_progress
+        if r is not None and not math.isnan(self.latest_t_s) and self.latest_t_s - r.t_s > 20.0:
+            self.rep_in_progress = None
+
     @property
     def exercise(self) -> str:
         """The rep exercise in progress or last done (the plan's first one before any rep)."""
+        self._expire_candidate()
         if self.rep_in_progress is not None:
             return self.rep_in_progress.exercise
         if self.reps:
@@ -532,17 +558,28 @@ class CoachState:
             return ""
         if h.ended is not None and h.ended.knee != "unknown":
             return f"{h.ended.knee} knee"
-        if h.angle_deg >= 30.0:
+        a = h.held_angle_deg if math.isfinite(h.held_angle_deg) else h.angle_deg
+        if a >= DEFAULT_SETTINGS.bent_knee_min_deg:
             return "bent knee (soleus)"
-        if h.angle_deg <= 26.0:
+        if a <= DEFAULT_SETTINGS.straight_knee_max_deg:
             return "straight knee (gastrocnemius)"
         return ""
 
     def active_warnings(self, within_s: float = 4.0) -> list[WarningView]:
-        """Warnings raised in the last ``within_s`` seconds of session time, newest first."""
+        """Warnings raised in the last ``within_s`` seconds of session time, newest first;
+        a bounce or knee warning stays up (for up to 10 s) while its stretch hold lasts."""
         if math.isnan(self.latest_t_s):
             return []
-        out = [w for w in self.warnings if self.latest_t_s - w.t_s <= within_s]
+        now = self.latest_t_s
+        hold_t0 = self.hold.t_start_s if self.hold_active() and self.hold is not None else math.inf
+
+        def shown(w: WarningView) -> bool:
+            age = now - w.t_s
+            if w.kind in ("bounce", "knee_in") and w.t_s >= hold_t0 - 1.0:
+                return age <= 10.0
+            return age <= within_s
+
+        out = [w for w in self.warnings if shown(w)]
         seen: set[str] = set()
         uniq = []
         for w in reversed(out):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -28,8 +28,10 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QPlainTextEdit,
     QPushButton,
     QSlider,
+    QStackedWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -123,6 +125,11 @@ class MainWindow(QMainWindow):
         self._source_done = False
         self._band: tuple[float, float] | None = None
         self._tasks: set[asyncio.Future[None]] = set()
+        self._summary_shown = False
+        self.stream_error = ""
+        """Why the source stopped, as a sentence (shown in the status bar)."""
+        self.summary_ready = False
+        """The end-of-session report is on screen (tests and --screenshot wait for it)."""
         self._status_t = -1e9
         self.screenshot_path: Path | None = None
         """Saved (once) when the window closes: ``--screenshot``."""
@@ -150,7 +157,15 @@ class MainWindow(QMainWindow):
         self.cal_label.setVisible(False)
         left.addWidget(self.cal_label)
         self.plot = AnglePlot(th, window_s=window_s)
-        left.addWidget(self.plot, 1)
+        self.report = QPlainTextEdit()
+        self.report.setReadOnly(True)
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.report.setFont(mono)
+        self.report.setPlaceholderText("The session report appears here when the session ends.")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.plot)
+        self.stack.addWidget(self.report)
+        left.addWidget(self.stack, 1)
         self.pacing = PacingCue(th)
         left.addWidget(self.pacing)
         self.transport = self._build_transport()
@@ -213,7 +228,10 @@ class MainWindow(QMainWindow):
         self.seek.setToolTip("Seek (← and → move 5 s)")
         self.time_label = QLabel("0:00 / 0:00")
         for wd in (self.prev_button, self.play_button, self.next_button, self.speed_box):
+            # Space, arrows and Page Up/Down always reach the window's shortcuts.
+            wd.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             row.addWidget(wd)
+        self.seek.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         row.addWidget(self.seek, 1)
         row.addWidget(self.time_label)
         self.play_button.clicked.connect(self.toggle_play)
@@ -289,6 +307,9 @@ class MainWindow(QMainWindow):
         self.act_dark.setCheckable(True)
         self.act_dark.setChecked(self.theme.name == "dark")
         m_view.addAction(self.act_dark)
+        self.act_report = self._action("Session &report", self.toggle_report, "S")
+        self.act_report.setCheckable(True)
+        m_view.addAction(self.act_report)
         self.act_tick = self._action("Audible &tick while lowering", self._set_tick, "T")
         self.act_tick.setCheckable(True)
         self.act_tick.setChecked(self._tick_enabled)
@@ -344,6 +365,7 @@ class MainWindow(QMainWindow):
         self._update_play_button()
 
     async def _consume(self) -> None:
+        last_yield = time.monotonic()
         try:
             async for item in self.source:
                 if self._closing:
@@ -353,7 +375,11 @@ class MainWindow(QMainWindow):
                     events = self.coach.push(item, arrival_s=arrival)
                 except Exception as exc:  # analysis bug: show it, keep the window alive
                     log.exception("analysis failed")
-                    self._set_status(f"The analysis stopped on this data: {exc}.")
+                    self.coach.analyzer = None
+                    self.coach.error = (
+                        f"The analysis stopped on this data ({exc}); the recording goes on, "
+                        "please report the problem."
+                    )
                     events = []
                 if self._writer is not None and isinstance(item, ImuChunk | Gap):
                     self._record_item(item)
@@ -362,15 +388,18 @@ class MainWindow(QMainWindow):
                         self._cal_done_t_s = ev.t_s
                     elif isinstance(ev, SetCompleted):
                         self._show_set_summary(ev.set.exercise, ev.set.set_index)
-                # give Qt a turn on fast (unpaced) playback without starving the painter
-                await asyncio.sleep(0)
+                # Unpaced playback never waits: give Qt a turn every ~10 ms so the window
+                # stays responsive (a turn per item would cost more than the analysis).
+                if arrival - last_yield > 0.010:
+                    await asyncio.sleep(0)
+                    last_yield = time.monotonic()
         except CompanionError as exc:
-            self._set_status(str(exc))
+            self.stream_error = str(exc)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.exception("source failed")
-            self._set_status(f"The sensor stream stopped: {exc}.")
+            self.stream_error = f"The sensor stream stopped ({exc}); check the sensors and restart."
         self._source_done = True
         if not self._closing:
             self._on_source_finished()
@@ -480,13 +509,19 @@ class MainWindow(QMainWindow):
             self._set_status(self._status_line())
         if self._writer is not None and self._record_path is not None:
             self.rec_label.setText(f"● recording to {self._record_path}")
+        if self.replay is not None and self.replay.finished and not self._summary_shown:
+            self.redraw()
+            self._show_session_summary()
 
     def view_exercise(self) -> str:
         """What the person is doing now: ``stretch`` when the latest activity is a hold,
         else the rep exercise."""
         c = self.coach
+        if c.hold_active():
+            return "stretch"
+        ex = c.exercise  # also forgets candidates the analysis abandoned
         if c.rep_in_progress is not None:
-            return c.rep_in_progress.exercise
+            return ex
         last_rep_t = c.reps[-1].rep.t_end_s if c.reps else -math.inf
         last_hold_t = c.hold.t_start_s if c.hold is not None else -math.inf
         if last_hold_t > last_rep_t:
@@ -511,7 +546,7 @@ class MainWindow(QMainWindow):
         c = self.coach
         text = ""
         if not math.isnan(self._cal_started_t_s) and math.isnan(self._cal_done_t_s):
-            now = c.latest_t_s
+            now = c.latest_input_t_s
             if c.calibrated is not None:
                 self._cal_done_t_s = c.calibrated.t_s
             elif not math.isnan(now) and not math.isnan(c.t_first_s):
@@ -564,9 +599,36 @@ class MainWindow(QMainWindow):
         self.summary.setText(f"<h3>{lines[0]}</h3>{body}")
 
     def _show_session_summary(self) -> None:
-        text = session_summary_html(self)
-        if text:
-            self.summary.setText(text)
+        """At the end: ``companion score``'s report on the left (scored in a worker thread
+        so the window stays responsive), the last set on the right."""
+        if self._summary_shown:
+            return
+        self._summary_shown = True
+        task = asyncio.ensure_future(self._summarize())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _summarize(self) -> None:
+        session: Session | None = getattr(self.source, "session", None)
+        text = ""
+        if session is not None:
+            self._set_status("Scoring the session…")
+            loop = asyncio.get_running_loop()
+            text = await loop.run_in_executor(None, scoring_report, session, self.targets)
+        if not text:
+            text = own_summary_text(self.coach)
+        if text and not self._closing:
+            self.report.setPlainText(text)
+            self.show_report(True)
+            self._set_status(self._status_line(), sticky=False)
+        self.summary_ready = True
+
+    def toggle_report(self) -> None:
+        self.show_report(self.stack.currentIndex() == 0)
+
+    def show_report(self, on: bool) -> None:
+        self.stack.setCurrentIndex(1 if on else 0)
+        self.act_report.setChecked(on)
 
     # -- transport ------------------------------------------------------------------------------
     def toggle_play(self) -> None:
@@ -606,11 +668,14 @@ class MainWindow(QMainWindow):
             self.coach.reset()
             self.summary.setText("")
             self._cal_done_t_s = math.nan
+            self._summary_shown = False
+            self.summary_ready = False
+            self.show_report(False)
         self.redraw()
 
     def seek_by(self, delta_s: float) -> None:
         if self.replay is not None:
-            self.seek_to(self.replay.position_s + delta_s)
+            self.seek_to(self.replay.cursor_s + delta_s)
 
     def _on_seek_released(self) -> None:
         if self.replay is not None:
@@ -624,7 +689,7 @@ class MainWindow(QMainWindow):
         """Replay: jump to the start of the rep before the current position."""
         if self.replay is None or not self.coach.reps:
             return
-        now = self.replay.position_s
+        now = self.replay.cursor_s
         starts = [r.rep.t_start_s for r in self.coach.reps if r.rep.t_start_s < now - 1.0]
         if starts:
             self.seek_to(starts[-1] - 1.0)
@@ -774,8 +839,10 @@ class MainWindow(QMainWindow):
         return time.monotonic() - self._status_t < 6.0
 
     def _status_line(self) -> str:
+        if self.stream_error:
+            return self.stream_error
         c = self.coach
-        clock = "" if math.isnan(c.latest_t_s) else f" · {_mmss(c.latest_t_s)}"
+        clock = "" if math.isnan(c.latest_input_t_s) else f" · {_mmss(c.latest_input_t_s)}"
         done = " — finished" if self._source_done else ""
         return f"{self._mode_text()}{clock}{done} · plan: {self.targets.name}"
 
@@ -799,42 +866,30 @@ def _mmss(s: float) -> str:
     return f"{int(s // 60)}:{int(s % 60):02d}"
 
 
-def session_summary_html(win: MainWindow) -> str:
-    """The end-of-session summary: ``companion score``'s verdicts when the scoring module is
-    installed and the session is at hand, otherwise the analysis' own numbers per set."""
-    session: Session | None = getattr(win.source, "session", None)
-    text = _scoring_summary(session, win.plan) if session is not None else ""
-    if text:
-        return f"<h3>Session summary</h3><pre>{text}</pre>"
-    c = win.coach
+def own_summary_text(c: CoachState) -> str:
+    """The analysis' own per-set and per-stretch numbers (when no session is at hand)."""
     parts = []
-    for s in sorted({r.rep.set_index for r in c.reps}):
-        lines = c.set_summary_lines(s)
-        parts.append(f"<b>{lines[0]}</b><br>" + "<br>".join(lines[1:]))
+    for ex, s in sorted({(r.rep.exercise, r.rep.set_index) for r in c.reps}, key=lambda x: x[1]):
+        parts.append("\n  ".join(c.set_summary_lines(ex, s)))
     for i, h in enumerate(c.holds):
         knee = "" if h.knee == "unknown" else f", {h.knee} knee"
         flags = [f for f, on in (("bouncing", h.bouncing), ("knee caving in", h.knee_in)) if on]
         parts.append(
-            f"<b>Stretch {i + 1}</b>: {h.time_in_position_s:.0f} s in position at "
+            f"Stretch {i + 1}: {h.time_in_position_s:.0f} s in position at "
             f"{h.mean_angle_deg:.0f}°{knee}" + (f" — {', '.join(flags)}" if flags else "")
         )
-    if not parts:
-        return ""
-    return "<h3>Session summary</h3>" + "<br><br>".join(parts)
+    return "Session summary\n\n" + "\n\n".join(parts) if parts else ""
 
 
-def _scoring_summary(session: Session, plan: dict[str, Any] | None) -> str:
+def scoring_report(session: Session, targets: Targets) -> str:
+    """``companion score``'s table for ``session`` under the window's plan ("" on failure)."""
+    from companion.scoring.report import render_table
+    from companion.scoring.score import score_session
+
     try:
-        from companion import scoring  # type: ignore[attr-defined]
-    except ImportError:
-        return ""
-    score = getattr(scoring, "score_session", None)
-    render = getattr(scoring, "render_table", None)
-    if score is None or render is None:
-        return ""
-    try:
-        doc = score(session, plan)
-        return str(render(doc))
-    except Exception:
+        return str(render_table(score_session(session, targets.plan)))
+    except CompanionError as exc:
+        return f"The session could not be scored: {exc}"
+    except Exception:  # the window must survive a scoring bug; the log has the traceback
         log.exception("scoring failed")
         return ""
