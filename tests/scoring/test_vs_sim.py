@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 sim = pytest.importorskip(
     "companion.sim", reason="the simulator (companion.sim) is not in this tree"
@@ -176,3 +178,28 @@ def test_real_calf_raise_curves_score_one_rep(name):
     # A single quick real rep: the seed tempo (3 s down) is not met, and the report says so.
     assert rep["verdicts"]["lower"] == "short"
     assert doc["advice"][0]["code"] == "tempo_lower"
+
+
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    hold=st.floats(0.0, 1.6),
+    lower=st.floats(1.0, 4.2),
+)
+def test_verdicts_match_truth_for_random_tempo(tmp_path, seed, hold, lower):
+    session = _simulate(tmp_path, seed, rise=1.0, hold=round(hold, 2), lower=round(lower, 2))
+    doc = score_session(session, PLAN)
+    truth = _truth_reps(session)
+    assert doc["summary"]["reps_done"] == len(truth)
+    tempo = PLAN.exercises[0].tempo
+    judged = agree = 0
+    for rep, tr in zip(doc["reps"], truth, strict=True):
+        for phase, target in tempo.phases().items():
+            d = tr[f"{phase}_s"]
+            if min(abs(d - target.min_s), abs(d - target.max_s)) < PHASE_TOL_S:
+                continue  # too close to a limit to demand the same side
+            judged += 1
+            agree += rep["verdicts"][phase] == target.verdict(d)
+    assert agree == judged
