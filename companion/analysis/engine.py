@@ -136,7 +136,7 @@ class _SensorStream:
         self.t: list[float] = []
         self.up: list[tuple[float, float, float]] = []
         self.gyr: list[tuple[float, float, float]] = []
-        self.acc: list[float] = []
+        self.acc: list[tuple[float, float, float]] = []
 
     def add(self, chunk: ImuChunk) -> None:
         t, up, gyr, acc = self.tracker.update(chunk)
@@ -145,10 +145,10 @@ class _SensorStream:
         self.t.extend(t.tolist())
         self.up.extend(map(tuple, up.tolist()))
         self.gyr.extend(map(tuple, gyr.tolist()))
-        self.acc.extend(np.linalg.norm(acc, axis=1).tolist())
+        self.acc.extend(map(tuple, acc.tolist()))
 
     def sample(self, t_k: float, max_gap_s: float):
-        """Interpolated (up, gyr, |acc|, ok) at ``t_k``; needs t[0] <= t_k <= t[-1]."""
+        """Interpolated (up, gyr, acc, ok) at ``t_k``; needs t[0] <= t_k <= t[-1]."""
         ts = self.t
         # Drop samples no longer needed (keep the one at or before t_k).
         j = 0
@@ -172,7 +172,12 @@ class _SensorStream:
             g0[1] + w * (g1[1] - g0[1]),
             g0[2] + w * (g1[2] - g0[2]),
         )
-        acc = self.acc[0] + w * (self.acc[1] - self.acc[0])
+        a0, a1 = self.acc[0], self.acc[1]
+        acc = (
+            a0[0] + w * (a1[0] - a0[0]),
+            a0[1] + w * (a1[1] - a0[1]),
+            a0[2] + w * (a1[2] - a0[2]),
+        )
         return (ux / n, uy / n, uz / n), gyr, acc, ok
 
 
@@ -186,6 +191,7 @@ class _Row:
     gyr_f: tuple[float, float, float]
     acc_s: float
     acc_f: float
+    accv_s: tuple[float, float, float]
 
 
 class _Calibrator:
@@ -381,7 +387,21 @@ class _Calibrator:
             foot_pitch = np.degrees(np.arctan2(-(uf @ np.cross(ax_f, up_f)), uf @ up_f))
             corr = _corr(theta, foot_pitch)
             big = np.flatnonzero(np.abs(theta) > self.s.sign_excursion_deg)
-            if trav_s >= self.s.axis_min_rotation_deg and abs(corr) >= 0.3 and heel_sign != 0.0:
+            # Heel raises move the ankle (and the shin riding on it) up AND forward, toward
+            # the toes: the shin's acceleration along its anterior axis follows the lift.
+            acc_v = np.array([r.accv_s for r in win])
+            lin = acc_v - GRAVITY_M_S2 * us
+            fwd_corr = _forward_corr(
+                t, phi * heel_sign if heel_sign != 0.0 else None, lin @ ap_s, calm
+            )
+            if heel_sign != 0.0 and abs(fwd_corr) >= 0.3:
+                ax_s = ax_s * math.copysign(1.0, fwd_corr)
+                sign_s = 1.0
+                notes.append(
+                    f"shin forward direction from the ankle's forward travel in heel lifts "
+                    f"(r={fwd_corr:.2f})"
+                )
+            elif trav_s >= self.s.axis_min_rotation_deg and abs(corr) >= 0.3 and heel_sign != 0.0:
                 ax_s = ax_s * math.copysign(1.0, corr)
                 sign_s = 1.0
                 notes.append(
@@ -427,6 +447,17 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     b = b - b.mean()
     den = math.sqrt(float(a @ a) * float(b @ b))
     return float(a @ b) / den if den > 0 else 0.0
+
+
+def _forward_corr(
+    t: np.ndarray, phi_rad: np.ndarray | None, acc_ap: np.ndarray, mask: np.ndarray
+) -> float:
+    """Correlation of the shin's anterior acceleration with the heel-lift template."""
+    if phi_rad is None or t.size < 20 or mask.sum() <= 50:
+        return 0.0
+    h = np.sin(np.clip(phi_rad, 0.0, None))
+    acc = np.gradient(np.gradient(h, t), t)
+    return _corr(acc[mask], acc_ap[mask])
 
 
 def _heel_up_sign(
@@ -623,8 +654,9 @@ class SessionAnalyzer:
                 up_f=up_f,
                 gyr_s=gyr_s,
                 gyr_f=gyr_f,
-                acc_s=acc_s,
-                acc_f=acc_f,
+                acc_s=math.sqrt(acc_s[0] ** 2 + acc_s[1] ** 2 + acc_s[2] ** 2),
+                acc_f=math.sqrt(acc_f[0] ** 2 + acc_f[1] ** 2 + acc_f[2] ** 2),
+                accv_s=acc_s,
             )
             self._k_next += 1
             if self._calibrator is not None:

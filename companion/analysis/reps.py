@@ -310,7 +310,7 @@ class RepTracker:
         # The bottom may not quite be reached when the rep is measured: fit its level too,
         # within what the samples after arrival allow.
         tail = x[ar:]
-        lo = float(np.nanmin(tail)) - 0.2 * rom
+        lo = float(np.nanmin(tail)) - 0.05 * rom
         hi = float(np.nanmax(tail))
         t_l0, t_l1, lvl1 = fit_transition(
             t[i_top:], x[i_top:], level_from=lvl_top, level_to=lvl1, free="to"
@@ -322,7 +322,7 @@ class RepTracker:
             return
         self.last_move_end_t = t_l1
         assert self.b is not None
-        self.b = self.b + d * lvl1  # the bottom this rep came back to
+        self.b = an._sag[i]  # the bottom this rep came back to (refined while still)
         if t_r1 > t_l0:  # no hold: the fits overlap at the peak
             mid = 0.5 * (t_r1 + t_l0)
             t_r1 = t_l0 = mid
