@@ -146,6 +146,12 @@ class SensorSeries:
     """Rate the export itself declares, if any."""
 
 
+def one_line(exc: object) -> str:
+    """An exception's text as one short line (library messages carry newlines)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
 def iso_utc(epoch_s: float) -> str:
     """ISO 8601 UTC text of a UNIX time, millisecond resolution."""
     import datetime as _dt
@@ -214,7 +220,7 @@ def read_head(path: Path, n_lines: int, *, n_bytes: int = 65536) -> list[str]:
         with opener(path, "rb") as fh:
             raw = fh.read(n_bytes)
     except (OSError, EOFError) as exc:
-        msg = f"{path}: cannot be read ({exc}); check the path and permissions"
+        msg = f"{path}: cannot be read ({one_line(exc)}); check the path and permissions"
         raise ImportFormatError(msg) from None
     text = None
     for enc in ("utf-8-sig", "gb18030"):
@@ -236,7 +242,8 @@ def read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        msg = f"{path}: cannot be read ({exc.strerror or exc}); check the path and permissions"
+        why = one_line(exc.strerror or exc)
+        msg = f"{path}: cannot be read ({why}); check the path and permissions"
         raise ImportFormatError(msg) from None
     if raw[:2] == b"\x1f\x8b":
         import gzip
@@ -244,7 +251,7 @@ def read_text(path: Path) -> str:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
-            msg = f"{path}: the gzip file is damaged ({exc}); export it again"
+            msg = f"{path}: the gzip file is damaged ({one_line(exc)}); export it again"
             raise ImportFormatError(msg) from None
     for enc in ("utf-8-sig", "gb18030"):
         try:
@@ -558,7 +565,7 @@ def parse_filename_rule(rule: str) -> PlacementRule:
         try:
             rx = re.compile(rule, re.IGNORECASE)
         except re.error as exc:
-            msg = f"{origin}: not a valid regular expression ({exc}); fix the pattern"
+            msg = f"{origin}: not a valid regular expression ({one_line(exc)}); fix the pattern"
             raise ImportFormatError(msg) from None
         if not {"segment", "side"} <= set(rx.groupindex):
             msg = (

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from companion.errors import ImportFormatError
-from companion.importers._common import SensorSeries, read_text, unwrap_counter, where
+from companion.importers._common import SensorSeries, one_line, read_text, unwrap_counter, where
 
 __all__ = ["read_dot"]
 
@@ -37,7 +37,7 @@ STF_TICK_S = 1e-6
 ACC = ("Acc_X", "Acc_Y", "Acc_Z")
 GYR = ("Gyr_X", "Gyr_Y", "Gyr_Z")
 QUAT = ("Quat_W", "Quat_X", "Quat_Y", "Quat_Z")
-_NAME = re.compile(r"^(?P<tag>.+?)_(?P<mac>[0-9A-Fa-f]{12})_(?P<date>\d{8})_(?P<time>\d{6})$")
+_NAME = re.compile(r"^(?P<tag>.+?)_(?:(?P<mac>[0-9A-Fa-f]{12})_)?(?P<date>\d{8})_(?P<time>\d{6})$")
 
 
 def _parse_one(path: Path) -> SensorSeries:
@@ -67,7 +67,7 @@ def _parse_one(path: Path) -> SensorSeries:
             keep_default_na=False,
         )
     except (pd.errors.ParserError, ValueError) as exc:
-        msg = f"{path.name}: the table cannot be parsed ({exc}); export the file again"
+        msg = f"{path.name}: the table cannot be parsed ({one_line(exc)}); export the file again"
         raise ImportFormatError(msg) from None
     df = df.loc[:, [c for c in df.columns if not str(c).startswith("Unnamed")]]
     df.columns = [str(c).strip() for c in df.columns]

@@ -59,6 +59,7 @@ from companion.importers._common import (
     TIME_UNITS_TO_S,
     PlacementRule,
     SensorSeries,
+    one_line,
     parse_placement,
     parse_side,
     read_text,
@@ -145,10 +146,10 @@ def load_map(path: Path, *, fmt: str = "generic") -> ImportMap:
         msg = f"map {path}: no such file; check the --map path"
         raise ImportFormatError(msg) from None
     except (OSError, UnicodeDecodeError) as exc:
-        msg = f"map {path}: cannot be read ({exc}); check the file"
+        msg = f"map {path}: cannot be read ({one_line(exc)}); check the file"
         raise ImportFormatError(msg) from None
     except tomllib.TOMLDecodeError as exc:
-        msg = f"map {path.name}: not valid TOML ({exc}); fix the syntax"
+        msg = f"map {path.name}: not valid TOML ({one_line(exc)}); fix the syntax"
         raise ImportFormatError(msg) from None
     known = {"format", "time", "sensor", "reference", "placements", "description"}
     unknown = sorted(set(doc) - known)
@@ -228,7 +229,7 @@ def load_map(path: Path, *, fmt: str = "generic") -> ImportMap:
             raise _err(
                 path,
                 "[format] line_regex",
-                f"not a valid regular expression ({exc})",
+                f"not a valid regular expression ({one_line(exc)})",
                 "fix the pattern",
             ) from None
         if not line_regex.groupindex:
@@ -473,6 +474,12 @@ def _read_table(path: Path, imap: ImportMap) -> _Table:
         hrows = [ln.split() for ln in head]
     else:
         hrows = list(csv.reader(io.StringIO("\n".join(head)), delimiter=imap.delimiter))
+    if len(hrows) < imap.header_rows or not any(c.strip() for r in hrows for c in r):
+        msg = (
+            f"{path.name}: the header (line(s) {head_start + 1}-{head_end}) is empty; check "
+            f"[format] skip_rows and header_rows in map {imap.path.name}"
+        )
+        raise ImportFormatError(msg)
     names = _header_names(hrows)
     body = "\n".join(lines[head_end:])
     sep = r"\s+" if imap.delimiter == "whitespace" else imap.delimiter
@@ -491,7 +498,7 @@ def _read_table(path: Path, imap: ImportMap) -> _Table:
         raise ImportFormatError(msg) from None
     except pd.errors.ParserError as exc:
         msg = (
-            f"{path.name}: the rows do not split into the same columns ({exc}); check "
+            f"{path.name}: the rows do not split into the same columns ({one_line(exc)}); check "
             f"[format] delimiter in map {imap.path.name}"
         )
         raise ImportFormatError(msg) from None
@@ -511,12 +518,23 @@ def _locate(table: _Table, col: Column, what: str, imap: ImportMap) -> int:
             f"fix map {imap.path.name}"
         )
         raise ImportFormatError(msg)
+    idx = None
     if col in table.names:
-        return table.names.index(col)
-    norm = [re.sub(r"\s+", " ", c).strip().lower() for c in table.names]
-    key = re.sub(r"\s+", " ", col).strip().lower()
-    if key in norm:
-        return norm.index(key)
+        idx = table.names.index(col)
+    else:
+        norm = [re.sub(r"\s+", " ", c).strip().lower() for c in table.names]
+        key = re.sub(r"\s+", " ", col).strip().lower()
+        if key in norm:
+            idx = norm.index(key)
+    if idx is not None:
+        if idx >= n:
+            msg = (
+                f"{table.path.name}: column {col!r} ({what}) is number {idx + 1} in the header "
+                f"but the rows have only {n} fields; check the header and [format] delimiter "
+                f"in map {imap.path.name}"
+            )
+            raise ImportFormatError(msg)
+        return idx
     shown = ", ".join(table.names[:12]) + (", ..." if len(table.names) > 12 else "")
     msg = (
         f"{table.path.name}: missing column {col!r} ({what}, from map {imap.path.name}); "

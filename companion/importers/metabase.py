@@ -29,6 +29,7 @@ from companion.importers._common import (
     ACC_UNITS_TO_M_S2,
     GYR_UNITS_TO_DPS,
     SensorSeries,
+    one_line,
     read_text,
     unit_factor,
 )
@@ -49,7 +50,7 @@ def _read(path: Path) -> tuple[str, dict[str, np.ndarray], str, float]:
     try:
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        msg = f"{path.name}: not a readable CSV ({exc}); export it again from MetaBase"
+        msg = f"{path.name}: not a readable CSV ({one_line(exc)}); export it again from MetaBase"
         raise ImportFormatError(msg) from None
     cols = [str(c).strip() for c in df.columns]
     df.columns = cols
@@ -85,6 +86,9 @@ def _read(path: Path) -> tuple[str, dict[str, np.ndarray], str, float]:
         col = epoch if key == "t" else axes[key][0]
         s = df[col].astype(str).str.strip()
         out[key] = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+    if np.isfinite(out["t"]).sum() < 2:
+        msg = f"{path.name}: fewer than two valid time stamps in {epoch!r}; export it again"
+        raise ImportFormatError(msg)
     return kind, out, unit, 0.0
 
 

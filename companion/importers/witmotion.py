@@ -35,6 +35,7 @@ from companion.importers._common import (
     ACC_UNITS_TO_M_S2,
     GYR_UNITS_TO_DPS,
     SensorSeries,
+    one_line,
     read_text,
     unit_factor,
 )
@@ -136,7 +137,7 @@ def _parse(path: Path) -> tuple[list[SensorSeries], dict[str, tuple[str, str]]]:
         msg = f"{path.name}: no data rows after the header; record again"
         raise ImportFormatError(msg) from None
     except pd.errors.ParserError as exc:
-        msg = f"{path.name}: rows do not match the header ({exc}); export the data again"
+        msg = f"{path.name}: rows do not match the header ({one_line(exc)}); export the data again"
         raise ImportFormatError(msg) from None
     df = df.iloc[:, : len(header)]
     df.columns = header[: df.shape[1]]

@@ -168,3 +168,10 @@ def test_separate_recordings_are_refused(tmp_path: Path) -> None:
     write_dot(tmp_path / NAME2, dot_rows(30, stf0=90_000_000))
     with pytest.raises(ImportFormatError, match="2 separate recordings"):
         load_export([tmp_path], "dot", filename_rule=RULE)
+
+
+def test_app_name_without_address_gives_the_tag(tmp_path: Path) -> None:
+    write_dot(tmp_path / "LeftShank_20231031_124807.csv", dot_rows(30, stf0=10_000))
+    s = load_export([tmp_path], "dot", placements={"LeftShank": "shin_left"})
+    assert s.sensor("shin_left").name == "LeftShank"
+    assert s.sensor("shin_left").address == ""
