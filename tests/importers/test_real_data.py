@@ -142,7 +142,7 @@ def test_single_mocap_file_is_refused(shared_data: Path) -> None:
         load_export([path], "dot")
 
 
-@pytest.mark.parametrize("log", ENC_LOGS)
+@pytest.mark.parametrize("log", ["LOG2", "LOG25"])  # two of six keep the suite fast
 def test_raw_text_log_imports_identically_to_the_parsed_csv(shared_data: Path, log: str) -> None:
     """The authors' free-text log through a line_regex map == the parsed CSV through its map."""
     folder = shared_data / "ankle_encoder_shank_foot_mpu6050"
