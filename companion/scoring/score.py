@@ -912,8 +912,14 @@ def _advice(doc: dict[str, Any]) -> list[dict[str, Any]]:
                     2.5 * (1 - (b["reps_done"] or 0) / b["reps_prescribed"]),
                     "reps_missing",
                     f"You did {b['reps_done']} of {b['reps_prescribed']} reps of the {label}"
-                    f"{side}; complete all {b['sets_prescribed']} sets next time, resting "
-                    "between sets if you need to.",
+                    f"{side}; "
+                    + (
+                        f"complete all {b['sets_prescribed']} sets next time, resting between "
+                        "sets if you need to."
+                        if (b["sets_done"] or 0) < (b["sets_prescribed"] or 0)
+                        else f"do all {b['reps_prescribed'] // b['sets_prescribed']} reps in "
+                        "each set, resting a little longer between sets if you need to."
+                    ),
                 )
             )
         if b["partial_reps"]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -203,3 +204,49 @@ def test_verdicts_match_truth_for_random_tempo(tmp_path, seed, hold, lower):
             judged += 1
             agree += rep["verdicts"][phase] == target.verdict(d)
     assert agree == judged
+
+
+HEEL_RISE = """
+ankle_pumps = 0
+description = "heel-rise endurance test at 60 bpm"
+[[blocks]]
+kind = "calf_raise"
+sets = 1
+reps = 25
+rise_s = 0.9
+hold_s = 0.1
+lower_s = 0.8
+rest_s = 0.2
+set_rest_s = 10.0
+rom_deg = 30.0
+"""
+
+
+def test_heel_rise_test_reps_cadence_height_and_work(tmp_path):
+    path = tmp_path / "hrt.toml"
+    path.write_text(HEEL_RISE, encoding="utf-8")
+    session = sim.simulate(path, seed=2, sensor_faults=SensorFaults.realistic())
+    plan = plan_from_dict(
+        {
+            "subject": {"foot_length_cm": 26, "body_mass_kg": 70},
+            "exercise": [{"kind": "heel_rise_test"}],
+        }
+    )
+    doc = score_session(session, plan)
+    assert validate_score(doc) == []
+    (test,) = doc["tests"]
+    truth = _truth_reps(session)
+    assert test["reps"] == len(truth) == 25
+    assert test["cadence_bpm"] == pytest.approx(60.0, abs=2.0)
+    # True heel height: lever × sin(lift of the foot's pitch), pitch = shin tilt − ankle angle.
+    ankle = session.references["truth_ankle_sagittal_deg"]
+    shin = session.references["truth_shin_inclination_deg"].values
+    pitch = shin - ankle.values
+    lever_m = 0.73 * 0.26
+    heights = []
+    for tr in truth:
+        inside = (ankle.t_s >= tr["t_start_s"]) & (ankle.t_s <= tr["t_end_s"])
+        p = pitch[inside]
+        heights.append(lever_m * np.sin(np.radians(p.max() - p[0])))
+    assert test["mean_heel_height_cm"] == pytest.approx(100 * np.mean(heights), abs=0.8)
+    assert test["total_work_j"] == pytest.approx(70 * 9.80665 * sum(heights), rel=0.08)
