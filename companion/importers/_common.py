@@ -801,7 +801,7 @@ def assemble_session(
         if s.epoch_at_zero_s is not None and not start_utc:
             start_utc = iso_utc(s.epoch_at_zero_s + t0)
     for w in warnings:
-        _LOGGER.warning("import: %s", w)
+        _LOGGER.info("import: %s", w)
     return Session(
         sensors=sensors,
         chunks=chunks,
