@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from firmware_protocol import calf, dot, metamotion, movesense, thingy, witmotion
+from firmware_protocol import calf, dot, metamotion, movesense, polar, thingy, witmotion
 from firmware_protocol._common import (
     GRAVITY_M_S2,
     BytesDropped,
@@ -47,10 +47,12 @@ FAMILIES: dict[str, Family] = {
         dot.FAMILY,
         calf.FAMILY,
         thingy.FAMILY,
+        polar.FAMILY,
     )
 }
 """Supported families by name: ``witmotion``, ``movesense``, ``metamotion``, ``dot``, ``calf``
-(the project's own protocol) and ``thingy52`` (Nordic Thingy:52)."""
+(the project's own protocol), ``thingy52`` (Nordic Thingy:52) and ``polar`` (Polar Verity
+Sense, PMD)."""
 
 
 def identify_family(
@@ -87,6 +89,7 @@ __all__ = [
     "identify_family",
     "metamotion",
     "movesense",
+    "polar",
     "sig_uuid",
     "thingy",
     "witmotion",

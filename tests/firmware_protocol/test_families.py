@@ -20,7 +20,15 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 
 
 def test_registry_keys_and_uuids() -> None:
-    assert set(FAMILIES) == {"witmotion", "movesense", "metamotion", "dot", "calf", "thingy52"}
+    assert set(FAMILIES) == {
+        "witmotion",
+        "movesense",
+        "metamotion",
+        "dot",
+        "calf",
+        "thingy52",
+        "polar",
+    }
     for name, fam in FAMILIES.items():
         assert fam.name == name
         for u in (fam.service_uuid, fam.write_char_uuid, *fam.notify_char_uuids):
@@ -46,7 +54,8 @@ def test_registry_keys_and_uuids() -> None:
         (None, ["ca1f0001-45aa-4172-ac33-6823983e296e"], {}, "calf"),
         ("Thingy", [], {}, "thingy52"),
         (None, ["ef680100-9b35-4933-9b10-52ffa9740042"], {}, "thingy52"),
-        ("Polar H10 12345", [], {}, None),
+        ("Polar Sense B5A1C32F", [], {}, "polar"),
+        ("Polar H10 12345", [], {}, None),  # no gyroscope
         ("WTF headphones", ["0000180f-0000-1000-8000-00805f9b34fb"], {76: b""}, None),
         (None, ["0000ffe5-0000-1000-8000-00805f9b34fb"], {}, None),  # SIG base: not WitMotion
     ],
