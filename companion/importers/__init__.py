@@ -76,7 +76,7 @@ def load_export(
     files = expand_paths(sources)
     if fmt != "generic":
         # Vendor headers always name their inertial columns: refuse other data up front.
-        refuse_non_inertial(files, sources)
+        refuse_non_inertial(files, sources, only_if_none=fmt == "metabase")
     imap = load_map(map_path, fmt=fmt) if map_path is not None else None
     declared: dict[str, tuple[str, str]] = {}
     if fmt == "dot":

@@ -669,8 +669,7 @@ def assemble_session(
             if flag_side is None:
                 msg = (
                     f"{s.files[0].name}: the map names the {s.side_missing_segment.value} "
-                    "sensor but not its side, and the side is not documented; pass "
-                    "--side left or --side right"
+                    "sensor but not the leg it was on; pass --side left or --side right"
                 )
                 raise ImportFormatError(msg)
             pl = Placement(segment=s.side_missing_segment, side=flag_side)

@@ -67,19 +67,28 @@ def _read(path: Path) -> tuple[str, dict[str, np.ndarray], str, float]:
         )
         raise ImportFormatError(msg)
     unit = axes["x"][1]
-    if "w" in axes:
+    sig = _NAME.match(path.stem)
+    signal = (sig.group("signal") if sig else "").strip().lower()
+    if signal:
+        # The file name says which signal it is: only the raw IMU signals (and the fusion
+        # quaternion) are imported; fusion outputs in g (linear acceleration, gravity) are not
+        # sensor-frame specific force and must not pass for the accelerometer.
+        kind = {"accelerometer": "acc", "gyroscope": "gyr", "quaternion": "quat"}.get(
+            signal,
+            "skip:" + sig.group("signal"),  # type: ignore[union-attr]
+        )
+    elif "w" in axes:
         kind = "quat"
     elif unit.lower() in ("g", "m/s^2", "m/s2", "m/s²", "mg"):
         kind = "acc"
     elif unit.lower() in ("deg/s", "°/s", "rad/s", "dps"):
         kind = "gyr"
     else:
-        sig = _NAME.match(path.stem)
-        signal = sig.group("signal") if sig else path.stem
-        msg = (
-            f"{path.name}: the {signal} signal (unit {unit!r}) is neither accelerometer nor "
-            "gyroscope; import only the Accelerometer and Gyroscope (and Quaternion) files"
-        )
+        kind = f"skip:unit {unit}"
+    if kind.startswith("skip:"):
+        return kind, {}, unit, 0.0
+    if kind == "quat" and "w" not in axes:
+        msg = f"{path.name}: the Quaternion file has no 'w (number)' column; export it again"
         raise ImportFormatError(msg)
     out = {}
     for key in ["t", *sorted(axes)]:
@@ -145,8 +154,12 @@ def read_metabase(
     boards: dict[str, dict[str, tuple[Path, dict[str, np.ndarray], str]]] = {}
     names: dict[str, str] = {}
     rates: dict[str, float | None] = {}
+    skipped: list[str] = []
     for f in files:
         kind, cols, unit, _ = _read(f)
+        if kind.startswith("skip:"):
+            skipped.append(f"{f.name} ({kind[5:]})")
+            continue
         key, name, rate = _device_key(f)
         slot = boards.setdefault(key, {})
         if kind in slot:
@@ -162,6 +175,12 @@ def read_metabase(
     # One clock for every board: ms since the earliest stamp (exact in float64, unlike
     # epoch seconds, which keep only ~0.2 µs).
     e0_ms = min(float(np.nanmin(c["t"])) for slot in boards.values() for _, c, _ in slot.values())
+    if not boards:
+        msg = (
+            f"none of the {len(files)} MetaBase file(s) is an Accelerometer, Gyroscope or "
+            f"Quaternion export (skipped: {', '.join(skipped[:3])}); export those signals"
+        )
+        raise ImportFormatError(msg)
     series = []
     units: dict[str, tuple[str, str]] = {}
     for key, slot in boards.items():
@@ -229,4 +248,13 @@ def read_metabase(
             )
         )
         units[key] = (ua, ug)
+    if skipped:
+        from dataclasses import replace
+
+        note = (
+            f"skipped {len(skipped)} MetaBase file(s) of other signals: "
+            f"{', '.join(skipped[:4])}{', ...' if len(skipped) > 4 else ''}; only Accelerometer, "
+            "Gyroscope and Quaternion are imported"
+        )
+        series[0] = replace(series[0], warnings=(*series[0].warnings, note))
     return series, units

@@ -113,16 +113,19 @@ def _kind(headers: list[tuple[str, ...]]) -> str:
     return " and ".join(kinds) if kinds else "non-inertial signals"
 
 
-def refuse_non_inertial(files: list[Path], sources: list[Path]) -> None:
+def refuse_non_inertial(
+    files: list[Path], sources: list[Path], *, only_if_none: bool = False
+) -> None:
     """Raise :class:`ImportFormatError` when ``files`` hold no inertial data.
 
     One sentence: which input, that it has no accelerometer/gyroscope columns, what it holds
     instead, which files are also damaged, and what to import instead. When only some files
-    lack inertial columns, those are named and the user is asked to leave them out.
+    lack inertial columns, those are named and the user is asked to leave them out (unless
+    ``only_if_none``: formats whose readers skip other signals themselves, like MetaBase).
     """
     surveys = [survey_file(f) for f in files]
     lacking = [s for s in surveys if not s.inertial]
-    if not lacking:
+    if not lacking or (only_if_none and len(lacking) < len(surveys)):
         return
     corrupt = [s for s in lacking if s.corrupt]
     damage = ""

@@ -117,3 +117,23 @@ def test_not_metabase(tmp_path: Path) -> None:
     p.write_text("time,acc_x,acc_y,acc_z\n0,1,2,3\n")
     with pytest.raises(ImportFormatError, match="not a MetaBase export"):
         load_export([p], "metabase")
+
+
+def test_other_signals_are_skipped_not_mistaken(tmp_path: Path) -> None:
+    """Linear Acceleration is in g too, but it is not the accelerometer: skipped, reported."""
+    _board(tmp_path, "LeftShank", MAC_SHIN, offset_ms=0)
+    k = np.arange(300)
+    write_metabase(
+        tmp_path, name="LeftShank", mac=MAC_SHIN, signal="Linear Acceleration",
+        epoch_ms=EPOCH0_MS + 10 * k, xyz=np.zeros((300, 3)),
+    )  # fmt: skip
+    write_metabase(
+        tmp_path, name="LeftShank", mac=MAC_SHIN, signal="Magnetometer",
+        epoch_ms=EPOCH0_MS + 40 * k, xyz=np.zeros((300, 3)),
+        header="epoc (ms),timestamp (-0700),elapsed (s),x-axis (T),y-axis (T),z-axis (T)",
+    )  # fmt: skip
+    s = load_export([tmp_path], "metabase", placements={"shin_left": MAC_SHIN})
+    assert np.median(np.linalg.norm(s.chunks["shin_left"].acc_m_s2, axis=1)) > 9.0
+    note = next(w for w in s.extra["import_warnings"] if w.startswith("skipped 2 MetaBase"))
+    assert "(Linear Acceleration)" in note
+    assert "(Magnetometer)" in note
