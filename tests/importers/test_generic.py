@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from companion.importers import ImportFormatError, load_export
 from companion.model import GRAVITY_M_S2
@@ -313,3 +315,59 @@ def test_line_regex_matching_nothing(tmp_path: Path) -> None:
         ImportFormatError, match=r"no line matches the line_regex .*line 1: 'acc=1 gyr=2'"
     ):
         load_export([data], "generic", map_path=m)
+
+
+ACC_F = {"g": GRAVITY_M_S2, "mg": GRAVITY_M_S2 / 1000, "m/s2": 1.0}
+GYR_F = {"deg/s": 1.0, "rad/s": 180 / math.pi, "mdps": 1e-3}
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    delim=st.sampled_from([",", ";", "tab", "whitespace"]),
+    decimal=st.sampled_from([".", ","]),
+    acc_unit=st.sampled_from(sorted(ACC_F)),
+    gyr_unit=st.sampled_from(sorted(GYR_F)),
+    order=st.sampled_from(["wxyz", "xyzw"]),
+    n=st.integers(min_value=3, max_value=60),
+    seed=st.integers(0, 2**16),
+)
+def test_generic_round_trip_property(tmp_path, delim, decimal, acc_unit, gyr_unit, order, n, seed):
+    """Whatever the layout and declared units, values come back converted exactly."""
+    if decimal == "," and delim == ",":
+        decimal = "."
+    rng = np.random.default_rng(seed)
+    acc = rng.normal(0, 5, (n, 3))
+    gyr = rng.normal(0, 50, (n, 3))
+    q = rng.normal(size=(n, 4))
+    t = np.cumsum(rng.uniform(0.009, 0.011, n))
+    sep = {"tab": "\t", "whitespace": "   "}.get(delim, delim)
+
+    def fmt(v: float) -> str:
+        text = f"{v:.9g}"
+        return text.replace(".", ",") if decimal == "," else text
+
+    qcols = ["q0", "q1", "q2", "q3"]
+    lines = [sep.join(["time", "a1", "a2", "a3", "g1", "g2", "g3", *qcols])]
+    for i in range(n):
+        qi = q[i] if order == "wxyz" else q[i][[1, 2, 3, 0]]
+        lines.append(sep.join(fmt(v) for v in [t[i], *acc[i], *gyr[i], *qi]))
+    data = tmp_path / "d.txt"
+    data.write_text("\n".join(lines) + "\n")
+    m = tmp_path / "d.toml"
+    m.write_text(
+        f'[format]\ndelimiter = "{delim}"\ndecimal = "{decimal}"\n'
+        '[time]\ncolumn = "time"\nunit = "s"\n'
+        '[[sensor]]\nsegment = "foot"\nside = "right"\n'
+        f'acc = ["a1", "a2", "a3"]\nacc_unit = "{acc_unit}"\n'
+        f'gyr = ["g1", "g2", "g3"]\ngyr_unit = "{gyr_unit}"\n'
+        f'quat = {qcols!r}\nquat_order = "{order}"\n'.replace("'", '"')
+    )
+    s = load_export([data], "generic", map_path=m)
+    c = s.chunks["foot_right"]
+    r = lambda a: np.array([[float(f"{v:.9g}") for v in row] for row in a])  # noqa: E731
+    np.testing.assert_allclose(c.t_s, r(t[:, None])[:, 0] - float(f"{t[0]:.9g}"), atol=1e-12)
+    np.testing.assert_allclose(c.acc_m_s2, r(acc) * ACC_F[acc_unit], rtol=1e-12)
+    np.testing.assert_allclose(c.gyr_dps, r(gyr) * GYR_F[gyr_unit], rtol=1e-12)
+    np.testing.assert_allclose(c.quat_wxyz, r(q), rtol=1e-12)
