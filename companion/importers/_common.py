@@ -745,7 +745,11 @@ def assemble_session(
         rates[sid] = round(measured, 4)
         nominal = s.nominal_rate_hz or snap_rate(measured)
         counter = s.counter
-        gaps += find_gaps(sid, t, valid, counter, period)
+        # A counter marks lost samples only if it counts samples (step 1, never backwards);
+        # otherwise the time stamps decide.
+        steps = np.diff(counter[valid]) if counter is not None else np.array([])
+        counts_samples = steps.size > 0 and np.median(steps) == 1 and steps.min() >= 1
+        gaps += find_gaps(sid, t, valid, counter if counts_samples else None, period)
         n_bad = int((~valid).sum())
         if n_bad:
             lead = int(np.argmax(valid))

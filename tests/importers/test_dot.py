@@ -175,3 +175,11 @@ def test_app_name_without_address_gives_the_tag(tmp_path: Path) -> None:
     s = load_export([tmp_path], "dot", placements={"LeftShank": "shin_left"})
     assert s.sensor("shin_left").name == "LeftShank"
     assert s.sensor("shin_left").address == ""
+
+
+def test_counter_that_does_not_count_samples_is_not_used_for_gaps(tmp_path: Path) -> None:
+    rows = dot_rows(60, stf0=10_000)
+    rows["counter"] = rows["counter"] * 2  # counts packets of two samples, say
+    write_dot(tmp_path / NAME1, rows)
+    s = load_export([tmp_path], "dot", filename_rule=RULE)
+    assert s.gaps == []
