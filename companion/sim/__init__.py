@@ -56,6 +56,10 @@ Truth annotations (``session.annotations``, JSON-ready dicts; every one also car
 * ``truth.curve`` (from :func:`from_angle_curve`): ``exercise, t_start_s, t_end_s,
   neutral_deg, lowpass_hz``.
 
+:class:`SimulatedStream` hands out the same samples incrementally (for live sources and
+emulated sensors): ``read(duration_s) -> {sensor_id: ImuChunk}``, ``truth(t_s)``,
+``annotations_until(t_s)``, ``gaps``.
+
 ``session.extra`` = ``{"scenario", "scenario_spec", "seed", "faults", "side",
 "sampling_rate_hz", "simulator_version"}``; ``session.source`` = ``"simulator"``; dropped
 samples are ``session.gaps`` with reason ``"dropped"`` (the chunk's ``counter`` skips).
@@ -66,12 +70,14 @@ from companion.sim.kinematics import Body
 from companion.sim.mocap import load_mocap_trial
 from companion.sim.scenario import Scenario, list_scenarios
 from companion.sim.simulator import from_angle_curve, simulate
+from companion.sim.stream import SimulatedStream
 
 __all__ = [
     "Body",
     "Scenario",
     "SensorErrors",
     "SensorFaults",
+    "SimulatedStream",
     "from_angle_curve",
     "list_scenarios",
     "load_mocap_trial",

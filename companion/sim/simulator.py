@@ -14,9 +14,10 @@ from companion import __version__
 from companion.errors import UsageError
 from companion.model import Gap, ImuChunk, Placement, ReferenceTrack, SensorInfo, Session, Side
 from companion.sim.curves import HermiteTrack
-from companion.sim.faults import SensorErrors, SensorFaults
-from companion.sim.kinematics import Body, Motion, ideal_imu, truth_angles
+from companion.sim.faults import SensorFaults
+from companion.sim.kinematics import Body, Motion, truth_angles
 from companion.sim.scenario import Scenario, compile_scenario
+from companion.sim.synth import SensorSynth
 
 __all__ = ["SIMULATOR_VERSION", "START_TIME_UTC", "from_angle_curve", "simulate"]
 
@@ -42,45 +43,35 @@ def _check_rate(sampling_rate_hz: float) -> None:
         )
 
 
-def _sensor_stream(
-    motion: Motion,
-    segment: str,
-    errors: SensorErrors,
-    t_nominal_s: np.ndarray,
-    sampling_rate_hz: float,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(keep mask, acc, gyr, counter) of one sensor at the nominal stamps."""
-    n = t_nominal_s.shape[0]
-    t_true = t_nominal_s * (1.0 + errors.clock_skew_ppm * 1e-6) + errors.clock_offset_s
-    if errors.jitter_s > 0.0:
-        t_true = t_true + rng.normal(0.0, errors.jitter_s, n)
-    acc_seg, gyr_seg = ideal_imu(motion, t_true, segment)
-    mount_inv = errors.mounting.inv()
-    acc = mount_inv.apply(acc_seg)
-    gyr = mount_inv.apply(gyr_seg)
-    dt = 1.0 / sampling_rate_hz
-    gyr = gyr + np.asarray(errors.gyro_bias_dps)
-    if errors.gyro_bias_drift_dps_per_sqrt_s > 0.0:
-        steps = rng.normal(0.0, errors.gyro_bias_drift_dps_per_sqrt_s * math.sqrt(dt), (n, 3))
-        steps[0] = 0.0
-        gyr = gyr + np.cumsum(steps, axis=0)
-    acc = acc + np.asarray(errors.acc_bias_m_s2)
-    bandwidth = math.sqrt(sampling_rate_hz / 2.0)
-    if errors.gyro_noise_dps_per_sqrt_hz > 0.0:
-        gyr = gyr + rng.normal(0.0, errors.gyro_noise_dps_per_sqrt_hz * bandwidth, (n, 3))
-    if errors.acc_noise_m_s2_per_sqrt_hz > 0.0:
-        acc = acc + rng.normal(0.0, errors.acc_noise_m_s2_per_sqrt_hz * bandwidth, (n, 3))
-    keep = np.ones(n, dtype=bool)
-    if errors.drop_probability > 0.0 and n > 2:
-        starts = np.flatnonzero(rng.random(n) < errors.drop_probability)
-        p_end = 1.0 / errors.drop_burst_mean_samples
-        for s in starts:
-            length = int(rng.geometric(p_end))
-            keep[s : s + length] = False
-        keep[0] = keep[-1] = True  # a recording starts and ends with a sample
-    counter = np.arange(n, dtype=np.int64)
-    return keep, acc, gyr, counter
+def sensor_setup(
+    side: str, faults: SensorFaults, sampling_rate_hz: float, seed: int
+) -> tuple[list[SensorInfo], list[SensorSynth]]:
+    """The two sensors of a simulated session and their sample generators."""
+    root = np.random.SeedSequence([int(seed), 0x51_4D])
+    sensors: list[SensorInfo] = []
+    synths: list[SensorSynth] = []
+    for segment, seq in zip(("shin", "foot"), root.spawn(2), strict=True):
+        placement = Placement(segment=segment, side=side)
+        sensors.append(
+            SensorInfo(
+                sensor_id=placement.label,
+                family="simulated",
+                placement=placement,
+                sampling_rate_hz=sampling_rate_hz,
+                name=f"simulated {segment}",
+                firmware=f"companion-sim {SIMULATOR_VERSION}",
+                axis_mapping="identity",
+                has_quaternion=False,
+                has_counter=True,
+            )
+        )
+        synths.append(SensorSynth(segment, faults.for_segment(segment), sampling_rate_hz, seq))
+    return sensors, synths
+
+
+def gaps_of(sensor_id: str, t_s: np.ndarray, keep: np.ndarray) -> list[Gap]:
+    """Gaps (reason ``dropped``) of a kept-sample mask over the nominal stamps ``t_s``."""
+    return _gaps(sensor_id, t_s, keep)
 
 
 def _gaps(sensor_id: str, t_s: np.ndarray, keep: np.ndarray) -> list[Gap]:
@@ -158,40 +149,22 @@ def _session(
 ) -> Session:
     t_nom = np.arange(n_samples, dtype=np.float64) / sampling_rate_hz
     t_last = float(t_nom[-1])
-    ss = np.random.SeedSequence([seed, 0x51_4D])
-    rng_shin, rng_foot = (np.random.default_rng(s) for s in ss.spawn(2))
-    sensors: list[SensorInfo] = []
+    sensors, synths = sensor_setup(side, faults, sampling_rate_hz, seed)
     chunks: dict[str, ImuChunk] = {}
     gaps: list[Gap] = []
-    for segment, rng in (("shin", rng_shin), ("foot", rng_foot)):
-        placement = Placement(segment=segment, side=side)
-        sensor_id = placement.label
-        errors = faults.for_segment(segment)
-        keep, acc, gyr, counter = _sensor_stream(
-            motion, segment, errors, t_nom, sampling_rate_hz, rng
+    for info, synth in zip(sensors, synths, strict=True):
+        block = synth.generate(motion, n_samples)
+        keep = block.keep
+        keep[-1] = True  # and a recording ends with one
+        chunks[info.sensor_id] = ImuChunk(
+            sensor_id=info.sensor_id,
+            placement=info.placement,
+            t_s=block.t_s[keep],
+            acc_m_s2=block.acc_m_s2[keep],
+            gyr_dps=block.gyr_dps[keep],
+            counter=block.counter[keep],
         )
-        sensors.append(
-            SensorInfo(
-                sensor_id=sensor_id,
-                family="simulated",
-                placement=placement,
-                sampling_rate_hz=sampling_rate_hz,
-                name=f"simulated {segment}",
-                firmware=f"companion-sim {SIMULATOR_VERSION}",
-                axis_mapping="identity",
-                has_quaternion=False,
-                has_counter=True,
-            )
-        )
-        chunks[sensor_id] = ImuChunk(
-            sensor_id=sensor_id,
-            placement=placement,
-            t_s=t_nom[keep],
-            acc_m_s2=acc[keep],
-            gyr_dps=gyr[keep],
-            counter=counter[keep],
-        )
-        gaps.extend(_gaps(sensor_id, t_nom, keep))
+        gaps.extend(_gaps(info.sensor_id, t_nom, keep))
     truth = truth_angles(motion.pose(t_nom), motion.side_sign)
     references = {
         name: ReferenceTrack(name=name, t_s=t_nom, values=values) for name, values in truth.items()
