@@ -11,7 +11,8 @@ samples a piece at a time, as a live window or an emulated BLE peripheral needs 
     stream.gaps                    # dropped-sample gaps closed so far
 
 For the same arguments, the concatenated chunks equal ``simulate(..., duration_s=T)``
-sample for sample (except that ``simulate`` always keeps the very last sample). With
+sample for sample: the same stamps, counters, drops and noise, the signals to within
+floating-point rounding (< 1e-9; ``simulate`` also always keeps its very last sample). With
 ``loop=True`` (the default) the scenario repeats for ever; otherwise the stream ends
 (:attr:`finished`) where ``simulate`` without ``duration_s`` would.
 """
