@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware_protocol import FAMILIES, calf, dot, metamotion, movesense, thingy, witmotion
+from firmware_protocol import FAMILIES, calf, dot, metamotion, movesense, polar, thingy, witmotion
 from firmware_protocol._common import BytesDropped, Reply, Samples, SequenceGap
 from firmware_protocol.errors import ProtocolError
 
-FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 i16 = st.integers(-32768, 32767)
 u8 = st.integers(0, 255)
@@ -245,6 +245,21 @@ def test_thingy_round_trip(
 
 
 @FAST
+@given(
+    st.builds(
+        polar.PmdFrame,
+        measurement_type=u8,
+        timestamp_ns=st.integers(0, (1 << 64) - 1),
+        frame_type=st.integers(0, 127),
+        compressed=st.booleans(),
+        content=st.binary(max_size=40),
+    )
+)
+def test_polar_frame_round_trip(f: polar.PmdFrame) -> None:
+    assert polar.decode_frame(polar.encode_frame(f)) == f
+
+
+@FAST
 @given(meta_packets)
 def test_metamotion_round_trip(p: metamotion.MetaPacket) -> None:
     assert metamotion.decode_notification(metamotion.encode_notification(p)) == p
@@ -269,6 +284,8 @@ ONE_SHOT: dict[str, Callable[[bytes], object]] = {
     "thingy.raw": thingy.decode_raw,
     "thingy.quaternion": thingy.decode_quaternion,
     "thingy.config": thingy.decode_config,
+    "polar.frame": lambda b: polar.frame_values(polar.decode_frame(b), 0.01),
+    "polar.control": polar.decode_control_response,
 }
 
 # Valid encodings to mutate, so the fuzzer also reaches the checks after the header.
@@ -287,6 +304,8 @@ SEEDS: dict[str, bytes] = {
     "thingy.raw": bytes(18),
     "thingy.quaternion": bytes(16),
     "thingy.config": bytes.fromhex("E803E803F401640001"),
+    "polar.frame": bytes.fromhex("05 FF FF FF FF FF FF FF 7F 80 EA FF 08 00 0D 00 03 01 DF 00"),
+    "polar.control": bytes.fromhex("F0 02 02 00 00 05 01 00 00 80 3F"),
 }
 
 
@@ -307,7 +326,7 @@ def _mutate(seed: bytes, data: st.DataObject) -> bytes:
 
 
 @pytest.mark.parametrize("name", sorted(ONE_SHOT))
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=st.data())
 def test_any_bytes_decode_or_protocol_error(name: str, data: st.DataObject) -> None:
     raw = (
@@ -356,7 +375,7 @@ VALID_NOTES = {f: _valid_notes(f) for f in FAMILIES}
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(st.one_of(st.binary(max_size=70), st.integers(0, 10_000)), max_size=30))
 def test_streaming_decoders_never_raise(family: str, items: list[bytes | int]) -> None:
     """Random bytes mixed with valid notifications in any order (resets, repeats, jumps)."""
