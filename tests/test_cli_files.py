@@ -82,3 +82,25 @@ def test_bad_file_is_one_line_exit_2(tmp_path: Path, content: bytes, phrase: str
     assert phrase in lines[0]
     assert str(p) in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_export_angles_on_a_bundled_recording(tmp_path: Path) -> None:
+    src = Path(__file__).resolve().parents[1] / "recordings" / "stretch-knee-in.calf"
+    out = tmp_path / "angles"
+    assert main(["export", str(src), "--angles", "--out", str(out)]) == 0
+    with open(out / "stretch-knee-in.angles_left.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {"t_s", "ankle_sagittal_deg", "knee_tracking_deg", "phase"} <= set(rows[0])
+    sag = np.array([float(r["ankle_sagittal_deg"]) for r in rows])
+    assert np.nanmax(sag) > 15  # the held bent-knee stretch is a clear dorsiflexion
+    assert any(r["phase"] == "stretch" for r in rows)
+
+
+def test_inspect_reads_exports_directly(shared_data: Path, capsys: pytest.CaptureFixture) -> None:
+    log = shared_data / "ankle_encoder_shank_foot_mpu6050" / "parsed" / "LOG10.csv.gz"
+    mapping = Path(__file__).resolve().parents[1] / "docs" / "maps" / "ankle_encoder_mpu6050.toml"
+    args = ["inspect", "--json", str(log), "--from", "generic", "--map", str(mapping)]
+    assert main([*args, "--side", "right"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert sorted(s["sensor_id"] for s in info["sensors"]) == ["foot_right", "shin_right"]
+    assert "encoder_ankle_deg" in info["reference_tracks"]

@@ -29,10 +29,29 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--map", dest="map_path", type=Path, default=None, help="column map for --from generic"
     )
+    parser.add_argument(
+        "--side",
+        dest="import_side",
+        choices=["left", "right"],
+        default=None,
+        help="with --from: the leg, where the export or map does not say",
+    )
+    parser.add_argument(
+        "--placement-rule",
+        dest="placement_rule",
+        default=None,
+        metavar="RULE",
+        help="with --from: file name to placement, e.g. '1_*=foot_left,2_*=shin_left'",
+    )
 
 
 def open_source(
-    paths: list[Path], from_format: str | None, map_path: Path | None = None
+    paths: list[Path],
+    from_format: str | None,
+    map_path: Path | None = None,
+    *,
+    side: str | None = None,
+    placement_rule: str | None = None,
 ) -> tuple[Session, LoadReport]:
     """Open one session file, or read exports with the importers when ``from_format`` is set."""
     if from_format is None:
@@ -48,4 +67,22 @@ def open_source(
     except ImportError as exc:  # pragma: no cover - importers always ship
         msg = f"reading exports is not available in this build ({exc})"
         raise UsageError(msg) from None
-    return load_export(list(paths), from_format, map_path=map_path), LoadReport()
+    session = load_export(
+        list(paths),
+        from_format,
+        map_path=map_path,
+        placements={"side": side} if side else None,
+        filename_rule=placement_rule,
+    )
+    return session, LoadReport()
+
+
+def open_from_args(args: argparse.Namespace) -> tuple[Session, LoadReport]:
+    """:func:`open_source` with the arguments :func:`add_source_arguments` added."""
+    return open_source(
+        args.files,
+        args.from_format,
+        args.map_path,
+        side=args.import_side,
+        placement_rule=args.placement_rule,
+    )

@@ -3,8 +3,9 @@
 Writes, into DIR, one CSV per sensor (``<stem>.<sensor_id>.csv``: ``t_s, acc_x_m_s2 ...``),
 the reference tracks (``<stem>.references.csv``), the gaps (``<stem>.gaps.csv``) and the
 header, annotations and plan (``<stem>.metadata.json``). With ``--angles`` it adds
-``<stem>.angles.csv``: the analysis' per-sample channels (ankle angles, shin inclination,
-knee tracking, rep/phase labels). Nothing is written if any target file already exists.
+``<stem>.angles_<side>.csv`` per leg: the analysis' per-sample channels (sagittal and frontal
+ankle angle, shin inclination, foot pitch, knee tracking, angular velocity, validity, rep and
+phase labels). Nothing is written if any target file already exists.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from companion.commands._common import add_source_arguments, open_source
+from companion.commands._common import add_source_arguments, open_from_args
 from companion.commands.inspect import summarize
 from companion.errors import UsageError
 from companion.model import Session
@@ -88,22 +89,25 @@ def export_tables(session: Session, *, angles: bool) -> dict[str, pa.Table | str
     meta["calibration"] = session.calibration
     out["metadata.json"] = json.dumps(meta, indent=2, default=str)
     if angles:
-        out["angles.csv"] = _angles_table(session)
+        for side, table in _angles_tables(session).items():
+            out[f"angles_{side}.csv"] = table
     return out
 
 
-def _angles_table(session: Session) -> pa.Table:
-    try:
-        from companion.analysis import analyze_session
-    except ImportError:
-        msg = "--angles needs the analysis core, which this build does not have yet"
-        raise UsageError(msg) from None
-    result = analyze_session(session)
-    return pa.table({k: np.asarray(v) for k, v in result.channels.items()})
+def _angles_tables(session: Session) -> dict[str, pa.Table]:
+    """Per leg: the analysis' per-sample channels (angles, knee tracking, rep/phase labels)."""
+    from companion.scoring.plan import resolve_plan
+    from companion.scoring.score import analyze_sides
+
+    plan = resolve_plan(session.plan, None)
+    return {
+        side: pa.table({k: np.asarray(v) for k, v in result.channels.as_dict().items()})
+        for side, result in analyze_sides(session, plan).items()
+    }
 
 
 def run(args: argparse.Namespace) -> int:
-    session, report = open_source(args.files, args.from_format, args.map_path)
+    session, report = open_from_args(args)
     out_dir: Path = args.out
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is a file; give a folder")

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from companion.commands._common import add_source_arguments, open_source
+from companion.commands._common import add_source_arguments, open_from_args
 from companion.model import Session
 
 
@@ -74,7 +74,7 @@ def summarize(session: Session) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    session, report = open_source(args.files, args.from_format, args.map_path)
+    session, report = open_from_args(args)
     info = summarize(session)
     info["warnings"] = list(report.warnings) + list(session.extra.get("import_warnings", []))
     if args.json:
@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     name = ", ".join(str(f) for f in args.files)
     print(f"{name}")
-    print(f"  source:     {info['source'] or '?'} (companion {info['app_version'] or '?'})")
+    made_by = f" (companion {info['app_version']})" if info["app_version"] else ""
+    print(f"  source:     {info['source'] or 'unknown'}{made_by}")
     print(f"  started:    {info['start_time_utc'] or 'unknown'}")
     print(f"  duration:   {info['duration_s']:.1f} s")
     print("  sensors:")
@@ -107,8 +108,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  calibration: {info['calibration']}")
     if info["notes"]:
         print(f"  notes:      {info['notes']}")
-    if info["extra"]:
-        print(f"  extra:      {json.dumps(info['extra'], default=str)}")
+    extra = {k: v for k, v in info["extra"].items() if k != "import_warnings"}
+    if extra:
+        print(f"  extra:      {json.dumps(extra, default=str)}")
     for w in info["warnings"]:
         print(f"  warning:    {w}")
     return 0
