@@ -1,4 +1,4 @@
-"""Shared helpers for the simulator tests."""
+"""Helpers shared by the simulator tests (gyro integration, angle decomposition)."""
 
 from __future__ import annotations
 

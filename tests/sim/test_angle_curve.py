@@ -10,7 +10,7 @@ from scipy.spatial.transform import Rotation
 
 from companion.errors import ImportFormatError, UsageError
 from companion.sim import from_angle_curve, load_mocap_trial
-from tests.sim.conftest import integrate_body_rates, sagittal_from
+from tests.sim._helpers import integrate_body_rates, sagittal_from
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "calf_raise_mocap_loadsol"
 needs_data = pytest.mark.skipif(

@@ -8,7 +8,7 @@ from scipy.spatial.transform import Rotation
 
 from companion.model import GRAVITY_M_S2
 from companion.sim import SensorErrors, SensorFaults, simulate
-from tests.sim.conftest import integrate_body_rates, sagittal_from
+from tests.sim._helpers import integrate_body_rates, sagittal_from
 
 
 def _rmse(a: np.ndarray, b: np.ndarray) -> float:
