@@ -212,3 +212,31 @@ def test_emulator_runs_the_start_sequence() -> None:
     assert r.status == calf.Status.INVALID_ARGUMENT
     assert calf.decode_reply(enc.encode_command_reply(b"\x7a")).status == calf.Status.UNKNOWN_OPCODE
     assert calf.decode_reply(enc.encode_command_reply(b"\x03\x01")).status == calf.Status.BAD_LENGTH
+
+
+def test_spec_c_reference_code_packs_example_a(tmp_path: Path) -> None:
+    """The C snippet in SPEC.md §8, compiled and run, produces Example A's bytes."""
+    import shutil
+    import subprocess
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler on PATH to check the SPEC.md C snippet")
+    code = re.search(r"```c\n(.*?)```", SPEC.read_text(encoding="utf-8"), re.S)
+    assert code is not None
+    main = (
+        "#include <stdio.h>\n"
+        "int main(void) {\n"
+        "  calf_sample_t s = {{-1024, 0, 4096}, {4096, 0, -1024}};\n"
+        "  uint8_t out[64];\n"
+        "  size_t n = calf_pack(out, 2, 3, 5, 1000000u, 5000u, &s, 1);\n"
+        '  for (size_t i = 0; i < n; i++) printf("%02X", out[i]);\n'
+        "  return 0;\n"
+        "}\n"
+    )
+    src = tmp_path / "calf_pack.c"
+    src.write_text(code.group(1) + main, encoding="utf-8")
+    exe = tmp_path / "calf_pack"
+    subprocess.run([cc, "-std=c99", "-Wall", "-Werror", "-o", str(exe), str(src)], check=True)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    assert bytes.fromhex(out) == EXAMPLE_A

@@ -200,3 +200,21 @@ def test_probe_then_start_with_the_reported_imu(imu: str) -> None:
     acc = np.array([[1.0, -2.0, GRAVITY_M_S2]] * 3)
     (s,) = [e for b in enc.encode(acc, acc * 10) for e in dec.feed(b)]
     np.testing.assert_allclose(s.acc_m_s2, acc, atol=2e-3)
+
+
+def test_fusion_stream_groups_and_survives_a_lost_quaternion() -> None:
+    enc = mm.MetaEncoder(100.0, fusion=True)
+    acc = np.array([[0.0, 0.0, GRAVITY_M_S2 * (1 + i / 100)] for i in range(5)])
+    gyr = np.array([[float(i), 0.0, 0.0] for i in range(5)])
+    q = np.array([[np.cos(i / 10), np.sin(i / 10), 0.0, 0.0] for i in range(5)])
+    notes = enc.encode(acc, gyr, q)
+    assert len(notes) == 15  # corrected acc, corrected gyro, quaternion per sample
+    del notes[5]  # the quaternion of sample 1
+    dec = mm.MetaDecoder(fusion=True)
+    ev = [e for b in notes for e in dec.feed(b)]
+    s = [e for e in ev if isinstance(e, Samples)]
+    got_gyr_x = np.concatenate([e.gyr_dps[:, 0] for e in s])
+    np.testing.assert_array_equal(got_gyr_x, [0.0, 2.0, 3.0, 4.0])  # sample 1 is unpairable
+    got_q = np.concatenate([e.quat_wxyz for e in s])
+    np.testing.assert_allclose(got_q, q[[0, 2, 3, 4]], atol=1e-7)
+    assert [e.n_bytes for e in ev if isinstance(e, BytesDropped)] == [30]
