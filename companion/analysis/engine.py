@@ -394,7 +394,20 @@ class _Calibrator:
             fwd_corr = _forward_corr(
                 t, phi * heel_sign if heel_sign != 0.0 else None, lin @ ap_s, calm
             )
-            if heel_sign != 0.0 and abs(fwd_corr) >= 0.3:
+            fwd_dir, dir_corr = (None, 0.0)
+            if heel_sign != 0.0:
+                lin_h = lin - np.outer(lin @ up_s, up_s)
+                fwd_dir, dir_corr = _forward_direction(t, phi * heel_sign, lin_h, calm)
+            if fwd_dir is not None and dir_corr >= _FWD_DIR_MIN_CORR:
+                # The direction itself, not only its sign: independent of how the shin
+                # later tilts (a stretch with the knee caving in tilts it sideways too).
+                ax_s = np.cross(up_s, fwd_dir)
+                sign_s = 1.0
+                trav_s = max(trav_s, self.s.axis_min_rotation_deg)
+                notes.append(
+                    f"shin axes from the ankle's forward travel in heel lifts (r={dir_corr:.2f})"
+                )
+            elif heel_sign != 0.0 and abs(fwd_corr) >= 0.3:
                 ax_s = ax_s * math.copysign(1.0, fwd_corr)
                 sign_s = 1.0
                 notes.append(
@@ -440,6 +453,7 @@ class _Calibrator:
 
 _CALM_SHIN_DPS = 30.0  # shin rates below this (±0.25 s) count for the heel-lift cue
 _AXIS_EXTRA_S = 1.0  # keep collecting this long after the shin first tilted clearly
+_FWD_DIR_MIN_CORR = 0.6  # accept the shin's forward direction from heel lifts above this r
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -447,6 +461,32 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     b = b - b.mean()
     den = math.sqrt(float(a @ a) * float(b @ b))
     return float(a @ b) / den if den > 0 else 0.0
+
+
+def _forward_direction(
+    t: np.ndarray, phi_heel_rad: np.ndarray, lin_h: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray | None, float]:
+    """Horizontal direction (shin frame) in which the shin accelerates with heel lifts.
+
+    Regresses the shin's horizontal linear acceleration on the heel-lift template (second
+    derivative of ``sin(max(phi, 0))``); returns the unit direction and the correlation of
+    the template with the acceleration along it.
+    """
+    if t.size < 20 or mask.sum() <= 50:
+        return None, 0.0
+    h = np.sin(np.clip(phi_heel_rad, 0.0, None))
+    tmpl = np.gradient(np.gradient(h, t), t)[mask]
+    a = lin_h[mask] - lin_h[mask].mean(axis=0)
+    tmpl = tmpl - tmpl.mean()
+    den = float(tmpl @ tmpl)
+    if den <= 0.0:
+        return None, 0.0
+    b = (tmpl @ a) / den
+    nb = float(np.linalg.norm(b))
+    if nb == 0.0:
+        return None, 0.0
+    d = b / nb
+    return d, _corr(tmpl, a @ d)
 
 
 def _forward_corr(

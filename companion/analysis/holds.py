@@ -197,24 +197,27 @@ class HoldTracker:
         while j > lo and not (math.isfinite(sag_all[j]) and sag_all[j] < 0.2 * level):
             j -= 1
         e0 = max(lo, j - int(0.5 * rate))
-        ent_hi = min(a0 + int(1.0 * rate), a1)
-        t_in, _, _ = (None, None, None)
+        ent_hi = min(a0 + int(2.0 * rate), a1)
+        # The position reached is the low edge of the hold (bounces and deeper breaths
+        # only go further), so the entry aims at a low quantile, the exit leaves from one.
+        base_in = float(np.nanpercentile(sag_all[a0 : min(a0 + int(5.0 * rate), a1) + 1], 20))
+        x0 = max(a0, a1 - int(4.0 * rate))
+        base_out = float(np.nanpercentile(sag_all[x0 : a1 + 1], 20))
         try:
             _, t_in, _ = fit_transition(
                 t_all[e0 : ent_hi + 1],
                 sag_all[e0 : ent_hi + 1],
                 level_from=float(np.nanmedian(sag_all[e0 : e0 + max(1, int(0.3 * rate))])),
-                level_to=level,
+                level_to=base_in,
                 free="from",
             )
         except ValueError:
             t_in = float(t_all[a0])
-        x0 = max(a0, a1 - int(1.0 * rate))
         try:
             t_out, _, _ = fit_transition(
                 t_all[x0 : i + 1],
                 sag_all[x0 : i + 1],
-                level_from=level,
+                level_from=base_out,
                 level_to=float(sag_all[i]),
                 free="to",
             )
