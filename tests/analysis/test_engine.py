@@ -194,3 +194,64 @@ def test_bouncing_is_detected() -> None:
     )
     assert calm.holds
     assert not any(h.bouncing for h in calm.holds)
+
+
+def _finite_event_numbers(events) -> bool:
+    import dataclasses as dc
+
+    for e in events:
+        for f in dc.fields(e):
+            v = getattr(e, f.name)
+            inner = [v] if not dc.is_dataclass(v) else [getattr(v, g.name) for g in dc.fields(v)]
+            for x in inner:
+                if isinstance(x, float) and not np.isfinite(x):
+                    return False
+    return True
+
+
+def test_knee_caving_in_is_detected_and_mirrored() -> None:
+    for side in ("left", "right"):
+        ses = sim.simulate(
+            "stretch-knee-in", seed=4, side=side, sensor_faults=sim.SensorFaults.realistic(4)
+        )
+        res = analyze_session(ses)
+        assert len(res.holds) == 1, side
+        h = res.holds[0]
+        assert h.knee_in, side
+        assert h.knee_tracking_mean_deg == pytest.approx(-8.0, abs=2.0)
+        assert any(w.kind == "knee_in" for w in res.warnings)
+        assert _finite_event_numbers(res.events)
+    calm = analyze_session(
+        sim.simulate(
+            "stretch-bent", seed=4, side="right", sensor_faults=sim.SensorFaults.realistic(4)
+        )
+    )
+    assert calm.holds
+    assert not any(h.knee_in for h in calm.holds)
+
+
+def test_right_leg_counts_and_signs(tmp_path: Path) -> None:
+    ses = sim.simulate(
+        _scenario(tmp_path, SHORT_CALF),
+        seed=5,
+        side="right",
+        sensor_faults=sim.SensorFaults.realistic(5),
+    )
+    res = analyze_session(ses)
+    assert res.side == "right"
+    assert len(res.reps) == 5
+    assert all(r.exercise == "calf_raise" and r.peak_angle_deg < -25.0 for r in res.reps)
+
+
+def test_no_stance_gives_a_flagged_fallback(short_calf: Session) -> None:
+    # Start the recording at the first rise: no stance at all, only the short pauses at the
+    # bottom of the reps. The analysis must still run, flagged.
+    t0 = _truth(short_calf, "truth.rep")[0]["t_start_s"] - 0.05
+    chunks = {}
+    for sid, c in short_calf.chunks.items():
+        k = int(np.searchsorted(c.t_s, t0))
+        chunks[sid] = c.slice(k, len(c))
+    res = analyze_session(Session(sensors=short_calf.sensors, chunks=chunks))
+    assert res.calibration is not None
+    assert res.calibration.flagged_fallback
+    assert any(w.kind == "calibration_fallback" for w in res.warnings)
