@@ -48,6 +48,18 @@ class SensorErrors:
     """Random-walk intensity of the gyroscope bias (each axis)."""
     acc_bias_m_s2: Vec3 = _ZERO3
     """Constant accelerometer bias, sensor frame."""
+    gyro_scale_error: Vec3 = _ZERO3
+    """Relative sensitivity error per gyroscope axis (0.01 reads 1 % high)."""
+    acc_scale_error: Vec3 = _ZERO3
+    """Relative sensitivity error per accelerometer axis."""
+    gyro_range_dps: float = 0.0
+    """Full-scale range; readings beyond ±range clip (0: unlimited)."""
+    acc_range_m_s2: float = 0.0
+    """Full-scale range; readings beyond ±range clip (0: unlimited)."""
+    gyro_lsb_dps: float = 0.0
+    """Resolution: readings are rounded to multiples of this (0: continuous)."""
+    acc_lsb_m_s2: float = 0.0
+    """Resolution: readings are rounded to multiples of this (0: continuous)."""
     mounting_rotvec_deg: Vec3 = _ZERO3
     """Rotation of the sensor on its segment (segment ← sensor) as a rotation vector in
     degrees; any rotation, e.g. ``(0, 0, 180)`` for a sensor strapped on back to front."""
@@ -65,9 +77,8 @@ class SensorErrors:
     def __post_init__(self) -> None:
         object.__setattr__(self, "gyro_bias_dps", _vec3("gyro_bias_dps", self.gyro_bias_dps))
         object.__setattr__(self, "acc_bias_m_s2", _vec3("acc_bias_m_s2", self.acc_bias_m_s2))
-        object.__setattr__(
-            self, "mounting_rotvec_deg", _vec3("mounting_rotvec_deg", self.mounting_rotvec_deg)
-        )
+        for name in ("mounting_rotvec_deg", "gyro_scale_error", "acc_scale_error"):
+            object.__setattr__(self, name, _vec3(name, getattr(self, name)))
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, float | int) and not math.isfinite(value):
@@ -78,6 +89,10 @@ class SensorErrors:
             "acc_noise_m_s2_per_sqrt_hz",
             "gyro_bias_drift_dps_per_sqrt_s",
             "jitter_s",
+            "gyro_range_dps",
+            "acc_range_m_s2",
+            "gyro_lsb_dps",
+            "acc_lsb_m_s2",
         ):
             if getattr(self, name) < 0.0:
                 msg = f"{name} must not be negative, got {getattr(self, name)!r}"
@@ -141,9 +156,11 @@ class SensorFaults:
 
         Per sensor: gyro noise 0.01 °/s/√Hz, accelerometer noise 300 µg/√Hz, gyro bias
         σ 0.5 °/s per axis with a random walk of 0.005 °/s/√s, accelerometer bias σ
-        0.05 m/s², mounting turned uniformly ±30° about the segment's long axis (z) and
-        tilted with σ 5°, clock skew σ 50 ppm and offset ±5 ms, sampling jitter 0.5 ms,
-        and dropout bursts (mean 4 samples) starting with probability 0.002 per sample.
+        0.05 m/s², sensitivity errors σ 1 % (gyro) and 0.5 % (accelerometer) per axis,
+        ±2000 °/s and ±16 g ranges at 16-bit resolution, mounting turned uniformly ±30°
+        (shin) / ±10° (foot) about the segment's long axis (z) and tilted with σ 5°,
+        clock skew σ 50 ppm and offset ±5 ms, sampling jitter 0.5 ms, and dropout bursts
+        (mean 4 samples) starting with probability 0.002 per sample.
         """
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
@@ -154,6 +171,12 @@ class SensorFaults:
                 gyro_bias_dps=_vec3("gyro_bias_dps", gen.normal(0.0, 0.5, 3)),
                 gyro_bias_drift_dps_per_sqrt_s=0.005,
                 acc_bias_m_s2=_vec3("acc_bias_m_s2", gen.normal(0.0, 0.05, 3)),
+                gyro_scale_error=_vec3("gyro_scale_error", gen.normal(0.0, 0.01, 3)),
+                acc_scale_error=_vec3("acc_scale_error", gen.normal(0.0, 0.005, 3)),
+                gyro_range_dps=2000.0,
+                acc_range_m_s2=16.0 * 9.80665,
+                gyro_lsb_dps=2000.0 / 32768.0,
+                acc_lsb_m_s2=16.0 * 9.80665 / 32768.0,
                 mounting_rotvec_deg=_random_rotvec_deg(gen, 5.0, long_axis_yaw_deg),
                 clock_skew_ppm=float(gen.normal(0.0, 50.0)),
                 clock_offset_s=float(gen.uniform(-0.005, 0.005)),

@@ -31,6 +31,15 @@ class SensorBlock:
     keep: np.ndarray
 
 
+def _digitise(x: np.ndarray, full_scale: float, lsb: float) -> np.ndarray:
+    """Clip to ±full_scale and round to the resolution (each only when > 0)."""
+    if lsb > 0.0:
+        x = np.round(x / lsb) * lsb
+    if full_scale > 0.0:
+        x = np.clip(x, -full_scale, full_scale)
+    return x
+
+
 class SensorSynth:
     """Generates one sensor's samples for consecutive index ranges."""
 
@@ -79,8 +88,10 @@ class SensorSynth:
         if e.jitter_s > 0.0:
             t_true = t_true + self._rng_jitter.normal(0.0, e.jitter_s, n)
         acc_seg, gyr_seg = ideal_imu(motion, t_true, self.segment)
-        acc = self._mount_inv.apply(acc_seg) + np.asarray(e.acc_bias_m_s2)
-        gyr = self._mount_inv.apply(gyr_seg) + np.asarray(e.gyro_bias_dps)
+        acc = self._mount_inv.apply(acc_seg) * (1.0 + np.asarray(e.acc_scale_error))
+        gyr = self._mount_inv.apply(gyr_seg) * (1.0 + np.asarray(e.gyro_scale_error))
+        acc = acc + np.asarray(e.acc_bias_m_s2)
+        gyr = gyr + np.asarray(e.gyro_bias_dps)
         if e.gyro_bias_drift_dps_per_sqrt_s > 0.0:
             sd = e.gyro_bias_drift_dps_per_sqrt_s * math.sqrt(1.0 / self.sampling_rate_hz)
             steps = self._rng_drift.normal(0.0, sd, (n, 3))
@@ -94,6 +105,8 @@ class SensorSynth:
             gyr = gyr + self._rng_gyr.normal(0.0, e.gyro_noise_dps_per_sqrt_hz * bandwidth, (n, 3))
         if e.acc_noise_m_s2_per_sqrt_hz > 0.0:
             acc = acc + self._rng_acc.normal(0.0, e.acc_noise_m_s2_per_sqrt_hz * bandwidth, (n, 3))
+        acc = _digitise(acc, e.acc_range_m_s2, e.acc_lsb_m_s2)
+        gyr = _digitise(gyr, e.gyro_range_dps, e.gyro_lsb_dps)
         keep = np.ones(n, dtype=bool)
         if self._dropping_until > k0:
             keep[: self._dropping_until - k0] = False

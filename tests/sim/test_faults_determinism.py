@@ -155,3 +155,23 @@ def test_bad_error_values_are_rejected() -> None:
     e = SensorErrors()
     with pytest.raises(dataclasses.FrozenInstanceError):
         e.jitter_s = 1.0  # type: ignore[misc]
+
+
+def test_scale_range_and_resolution() -> None:
+    errors = SensorErrors(
+        gyro_scale_error=(0.0, 0.05, 0.0),
+        acc_range_m_s2=8.0,
+        gyro_lsb_dps=0.5,
+    )
+    clean = simulate("calf-raises", seed=0, duration_s=25.0)
+    faulty = simulate(
+        "calf-raises", seed=0, duration_s=25.0, sensor_faults=SensorFaults(foot=errors)
+    )
+    g0 = clean.chunks["foot_left"].gyr_dps
+    g1 = faulty.chunks["foot_left"].gyr_dps
+    # 5 % high on y, then rounded to 0.5 °/s steps.
+    assert np.allclose(g1[:, 1], np.round(g0[:, 1] * 1.05 / 0.5) * 0.5)
+    assert np.allclose(np.mod(g1 / 0.5, 1.0), 0.0)
+    a1 = faulty.chunks["foot_left"].acc_m_s2
+    assert a1.max() == pytest.approx(8.0)  # gravity (9.81) on z clips at the 8 m/s² range
+    assert np.array_equal(clean.chunks["shin_left"].acc_m_s2, faulty.chunks["shin_left"].acc_m_s2)
