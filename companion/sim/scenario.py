@@ -60,22 +60,25 @@ def _build(cls: type, d: dict[str, Any], where: str) -> Any:
     if unknown:
         raise _err(where, f"unknown key {unknown[0]!r}", f"valid keys: {', '.join(names)}")
     kwargs = {k: v for k, v in d.items() if k != "kind"}
+    type_names = {float: "a number", int: "a whole number", bool: "true or false", str: "text"}
     for f in fields(cls):
-        if f.name in kwargs and f.default is not MISSING:
-            want = type(f.default)
-            value = kwargs[f.name]
-            if want is float and isinstance(value, int) and not isinstance(value, bool):
-                kwargs[f.name] = float(value)
-            elif (
-                want in (float, int, bool, str)
-                and f.default is not None
-                and not isinstance(kwargs[f.name], want)
-            ):
-                raise _err(
-                    where,
-                    f"{f.name} must be a {want.__name__}, got {value!r}",
-                    "fix the value in the scenario file",
-                )
+        if f.name not in kwargs or f.default is MISSING:
+            continue
+        want = type(f.default)
+        value = kwargs[f.name]
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            kwargs[f.name] = float(value)
+        elif want in type_names and (
+            not isinstance(value, want) or (want is not bool and isinstance(value, bool))
+        ):
+            raise _err(
+                where,
+                f"{f.name} must be {type_names[want]}, got {value!r}",
+                "fix the value in the scenario file",
+            )
+    for f in fields(cls):
+        if f.name in kwargs and f.default is MISSING and not isinstance(kwargs[f.name], list):
+            raise _err(where, f"{f.name} must be a list", "write it as [...] or [[...]] tables")
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -187,10 +190,14 @@ class RepsBlock:
             raise _err(where, "tibialis raises on a step are not modelled", "use surface = floor")
         if self.sets < 1 or self.reps < 1:
             raise _err(where, "sets and reps must be >= 1", "fix the counts")
+        if self.rom_deg != -1.0 and not (math.isfinite(self.rom_deg) and self.rom_deg > 0):
+            raise _err(where, f"rom_deg must be > 0, got {self.rom_deg!r}", "fix the value")
         _positive(where, rise_s=self.rise_s, lower_s=self.lower_s)
         _non_negative(where, hold_s=self.hold_s, rest_s=self.rest_s, set_rest_s=self.set_rest_s)
         for i, dev in enumerate(self.deviations):
             w = f"{where}, deviation {i}"
+            if not isinstance(dev, dict):
+                raise _err(w, "a deviation must be a table", "write it as [[blocks.deviations]]")
             valid = ("sets", "reps", *_TEMPO_KEYS)
             unknown = sorted(set(dev) - set(valid))
             if unknown:
