@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.interpolate import CubicSpline
+from scipy.interpolate import make_interp_spline
 from scipy.signal import butter, sosfiltfilt
 
 from companion import __version__
 from companion.errors import UsageError
 from companion.model import Gap, ImuChunk, Placement, ReferenceTrack, SensorInfo, Session, Side
-from companion.sim.curves import HermiteTrack
+from companion.sim.curves import HermiteTrack, min_jerk
 from companion.sim.faults import SensorFaults
 from companion.sim.kinematics import Body, Motion, truth_angles
 from companion.sim.scenario import Scenario, compile_scenario
@@ -267,12 +267,13 @@ def from_angle_curve(
     ``t_s``/``ankle_angle_deg`` (dorsiflexion +) are e.g. a motion-capture trial. The curve
     is re-zeroed at ``neutral_deg`` (default: the median of its first 0.3 s, i.e. the
     person's standing angle), NaN runs shorter than 0.2 s are bridged linearly, then it
-    is low-pass filtered (zero-phase, ``lowpass_hz``) and interpolated with a C2 cubic
-    spline. ``exercise`` picks the kinematic mapping: ``calf_raise`` (the foot rocks about
-    the MTP with the heel up, the shin follows 12 % forward), ``tibialis_raise`` (the toes
-    lift about the ankle, the shin stays vertical) or ``stretch`` (the shin carries the
-    angle over a flat foot). An optional ``frontal_deg`` curve (inversion +) is applied as foot
-    inversion. A still lead-in of ``lead_in_s`` (annotated ``truth.still``) precedes it.
+    is low-pass filtered (zero-phase, ``lowpass_hz``) and interpolated with a quintic
+    spline that starts and ends at rest (C2 throughout). ``exercise`` picks the kinematic
+    mapping: ``calf_raise`` (the foot rocks about the MTP with the heel up, the shin
+    follows 12 % forward), ``tibialis_raise`` (the toes lift about the ankle, the shin
+    stays vertical) or ``stretch`` (the shin carries the angle over a flat foot). An
+    optional ``frontal_deg`` curve (inversion +) is applied as foot inversion. A still
+    lead-in of ``lead_in_s`` (annotated ``truth.still``) precedes it.
     The truth references hold the angles the sensors actually encode.
     """
     _check_rate(sampling_rate_hz)
@@ -330,14 +331,16 @@ def from_angle_curve(
         return x
 
     a = smooth(a)
-    # Start and end at rest: ease the first and last 0.2 s onto their end values.
+    # A quintic spline clamped with zero velocity and acceleration at both ends, so the
+    # curve joins the still lead-in and the still tail C2.
     t_rel = t - t[0] + lead_in_s + 1.0
-    spline_a = CubicSpline(t_rel, a, bc_type="clamped")
-    spline_f = None if fr is None else CubicSpline(t_rel, smooth(fr), bc_type="clamped")
+    rest_bc = ([(1, 0.0), (2, 0.0)], [(1, 0.0), (2, 0.0)])
+    spline_a = make_interp_spline(t_rel, a, k=5, bc_type=rest_bc)
+    spline_f = None if fr is None else make_interp_spline(t_rel, smooth(fr), k=5, bc_type=rest_bc)
     t_first, t_last = float(t_rel[0]), float(t_rel[-1])
     a0, a1 = float(a[0]), float(a[-1])
-    f0 = 0.0 if fr is None else float(spline_f(t_first))  # type: ignore[misc]
-    f1 = 0.0 if fr is None else float(spline_f(t_last))  # type: ignore[misc]
+    f0 = 0.0 if spline_f is None else float(spline_f(t_first))
+    f1 = 0.0 if spline_f is None else float(spline_f(t_last))
     lean = 0.12
 
     def dofs_of(angle: np.ndarray, inv: np.ndarray) -> np.ndarray:
@@ -359,8 +362,6 @@ def from_angle_curve(
         angle = spline_a(inside)
         inv = np.zeros_like(angle) if spline_f is None else spline_f(inside)
         # Lead-in: ease from neutral to the curve's first value (C2) over the last 1 s.
-        from companion.sim.curves import min_jerk
-
         w = min_jerk((tt - (t_first - 1.0)) / 1.0)
         angle = np.where(tt < t_first, w * a0, angle)
         inv = np.where(tt < t_first, w * f0, inv)
