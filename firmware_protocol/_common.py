@@ -150,6 +150,10 @@ class StreamDecoder:
     def feed(self, data: bytes, char_uuid: str | None = None) -> list[Event]:
         raise NotImplementedError
 
+    def flush(self) -> list[Event]:
+        """Events held back waiting for more data (end of a connection); none for most."""
+        return []
+
     # helpers for subclasses ------------------------------------------------------------
     def _dropped(self, out: list[Event], n_bytes: int, reason: str) -> None:
         if n_bytes <= 0:
@@ -179,6 +183,13 @@ class DeviceEncoder:
     """Produces the notification payloads a real device would send (drives emulated sensors)."""
 
     family: ClassVar[str] = ""
+    samples_per_packet: int = 1
+    """Samples one device packet carries (a packet may span several notifications)."""
+
+    @property
+    def is_streaming(self) -> bool:
+        """Whether :meth:`encode` currently produces notifications (start commands seen)."""
+        return True
 
     def encode(
         self,
@@ -187,6 +198,10 @@ class DeviceEncoder:
         quat_wxyz: np.ndarray | None = None,
     ) -> list[bytes]:
         raise NotImplementedError
+
+    def flush(self) -> list[bytes]:
+        """Notifications for samples held in an unfinished packet (none for most families)."""
+        return []
 
     def respond(self, command: bytes) -> list[tuple[str, bytes]]:
         """Notifications ``(char uuid, payload)`` the device sends after ``command`` is written."""

@@ -481,6 +481,10 @@ class CalfEncoder(DeviceEncoder):
             max_samples_per_packet=self.samples_per_packet,
         )
 
+    @property
+    def is_streaming(self) -> bool:
+        return self.state.streaming
+
     def encode(
         self,
         acc_m_s2: np.ndarray,

@@ -332,6 +332,10 @@ class DotEncoder(DeviceEncoder):
     def char_uuid(self) -> str:
         return _MODES[self.mode][0]
 
+    @property
+    def is_streaming(self) -> bool:
+        return self.measuring
+
     def encode(
         self,
         acc_m_s2: np.ndarray,

@@ -532,6 +532,15 @@ class MetaEncoder(DeviceEncoder):
         self.battery = MetaBattery(charge_pct=99, voltage_mv=4148)
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
 
+    @property
+    def is_streaming(self) -> bool:
+        return self.streaming
+
+    @property
+    def samples_per_packet(self) -> int:  # type: ignore[override]
+        """3 (packed acc + packed gyro notifications) raw, 1 (acc, gyro, quaternion) fusion."""
+        return 1 if self.fusion else 3
+
     def encode(
         self,
         acc_m_s2: np.ndarray,

@@ -333,6 +333,10 @@ class MovesenseEncoder(DeviceEncoder):
         """Send the samples of an unfinished packet."""
         return self._emit() if self._pending else []
 
+    @property
+    def is_streaming(self) -> bool:
+        return self.subscribed
+
     def encode(
         self,
         acc_m_s2: np.ndarray,

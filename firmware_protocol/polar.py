@@ -469,8 +469,19 @@ class PolarEncoder(DeviceEncoder):
 
     @property
     def samples_per_frame(self) -> int:
-        # worst case 16-bit deltas: header 10 + reference 6 + block header 2 + 6 bytes/sample
-        return max(1, min(255, (self.max_payload - HEADER_LEN - 6 - 2) // 6 + 1))
+        """Samples per frame so that a frame fits one notification even with the widest
+        deltas (17 bits for 16-bit samples): header 10 + reference 6 + block header 2."""
+        room_bits = (self.max_payload - HEADER_LEN - 6 - 2) * 8
+        return max(1, min(256, room_bits // (3 * 17) + 1))
+
+    @property
+    def is_streaming(self) -> bool:
+        return bool(self.active)
+
+    @property
+    def samples_per_packet(self) -> int:  # type: ignore[override]
+        """Samples per frame pair (one ACC and one GYRO notification)."""
+        return self.samples_per_frame
 
     def encode(
         self,

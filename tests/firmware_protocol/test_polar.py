@@ -186,3 +186,15 @@ def test_gyro_type1_nan_pattern_is_a_protocol_error_not_a_warning() -> None:
     nan = H("05 00 94 35 77 00 00 00 00 81") + H("01 00 80 7F 00 00 20 41 00 00 A0 41")
     with pytest.raises(MalformedPacketError):
         polar.frame_values(polar.decode_frame(nan), 1.0)
+
+
+@pytest.mark.parametrize("mtu", [23, 40, 100, 247, 517])
+def test_emulated_frames_fit_the_mtu_even_with_extreme_deltas(mtu: int) -> None:
+    enc = polar.PolarEncoder(52.0, mtu)
+    for _, c in polar.FAMILY.start_commands(52.0):
+        enc.respond(c)
+    n = 3 * enc.samples_per_frame
+    alt = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)[:, None] * np.ones((1, 3))
+    notes = enc.encode(alt * 100 * GRAVITY_M_S2, alt * 5000)  # saturating, ±full-scale swings
+    assert len(notes) == 6
+    assert max(len(b) for b in notes) <= min(mtu, 517) - 3
