@@ -1,7 +1,7 @@
 """``companion simulate``: write a simulated session (two IMUs plus the truth) to a file.
 
 ``companion simulate --scenario NAME|FILE.toml --seed N [--duration S] [--rate HZ]
-[--side left|right] [--faults none|realistic] --out FILE`` and ``companion simulate
+[--side left|right] [--faults none|realistic] [--quaternions] --out FILE`` and ``companion simulate
 --list``. The same arguments always write the same samples (see docs/simulator.md).
 """
 
@@ -53,6 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="sensor errors: none (ideal) or realistic (noise, bias, misalignment, "
         "jitter, clock skew, drops; drawn from the seed)",
     )
+    p.add_argument(
+        "--quaternions",
+        action="store_true",
+        help="also write each device's orientation quaternion (as AHRS sensors stream it)",
+    )
     p.add_argument("--out", type=Path, metavar="FILE", help="session file to write (.calf)")
     p.set_defaults(func=run)
 
@@ -90,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         sampling_rate_hz=args.rate,
         side=args.side,
         sensor_faults=faults,
+        quaternions=args.quaternions,
     )
     from companion.storage import write_session
 

@@ -63,6 +63,11 @@ class SensorErrors:
     mounting_rotvec_deg: Vec3 = _ZERO3
     """Rotation of the sensor on its segment (segment ← sensor) as a rotation vector in
     degrees; any rotation, e.g. ``(0, 0, 180)`` for a sensor strapped on back to front."""
+    heading_offset_deg: float = 0.0
+    """Heading of the device's own earth frame (for streamed quaternions): a magnetometer-
+    free sensor's "north" is wherever it started."""
+    heading_drift_dps: float = 0.0
+    """Drift of that heading (quaternions only), °/s."""
     clock_skew_ppm: float = 0.0
     """Rate error of the sensor's clock (its 1 s lasts 1 + skew·1e-6 s)."""
     clock_offset_s: float = 0.0
@@ -159,7 +164,8 @@ class SensorFaults:
         0.05 m/s², sensitivity errors σ 1 % (gyro) and 0.5 % (accelerometer) per axis,
         ±2000 °/s and ±16 g ranges at 16-bit resolution, mounting turned uniformly ±30°
         (shin) / ±10° (foot) about the segment's long axis (z) and tilted with σ 5°,
-        clock skew σ 50 ppm and offset ±5 ms, sampling jitter 0.5 ms, and dropout bursts
+        device heading (quaternions) uniform ±180° drifting σ 0.02 °/s, clock skew σ
+        50 ppm and offset ±5 ms, sampling jitter 0.5 ms, and dropout bursts
         (mean 4 samples) starting with probability 0.002 per sample.
         """
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
@@ -178,6 +184,8 @@ class SensorFaults:
                 gyro_lsb_dps=2000.0 / 32768.0,
                 acc_lsb_m_s2=16.0 * 9.80665 / 32768.0,
                 mounting_rotvec_deg=_random_rotvec_deg(gen, 5.0, long_axis_yaw_deg),
+                heading_offset_deg=float(gen.uniform(-180.0, 180.0)),
+                heading_drift_dps=float(gen.normal(0.0, 0.02)),
                 clock_skew_ppm=float(gen.normal(0.0, 50.0)),
                 clock_offset_s=float(gen.uniform(-0.005, 0.005)),
                 jitter_s=0.0005,

@@ -44,7 +44,12 @@ def _check_rate(sampling_rate_hz: float) -> None:
 
 
 def sensor_setup(
-    side: str, faults: SensorFaults, sampling_rate_hz: float, seed: int
+    side: str,
+    faults: SensorFaults,
+    sampling_rate_hz: float,
+    seed: int,
+    *,
+    quaternions: bool = False,
 ) -> tuple[list[SensorInfo], list[SensorSynth]]:
     """The two sensors of a simulated session and their sample generators."""
     root = np.random.SeedSequence([int(seed), 0x51_4D])
@@ -61,11 +66,19 @@ def sensor_setup(
                 name=f"simulated {segment}",
                 firmware=f"companion-sim {SIMULATOR_VERSION}",
                 axis_mapping="identity",
-                has_quaternion=False,
+                has_quaternion=quaternions,
                 has_counter=True,
             )
         )
-        synths.append(SensorSynth(segment, faults.for_segment(segment), sampling_rate_hz, seq))
+        synths.append(
+            SensorSynth(
+                segment,
+                faults.for_segment(segment),
+                sampling_rate_hz,
+                seq,
+                quaternions=quaternions,
+            )
+        )
     return sensors, synths
 
 
@@ -146,10 +159,11 @@ def _session(
     extra: dict[str, Any],
     notes: str,
     plan: dict[str, Any] | None = None,
+    quaternions: bool = False,
 ) -> Session:
     t_nom = np.arange(n_samples, dtype=np.float64) / sampling_rate_hz
     t_last = float(t_nom[-1])
-    sensors, synths = sensor_setup(side, faults, sampling_rate_hz, seed)
+    sensors, synths = sensor_setup(side, faults, sampling_rate_hz, seed, quaternions=quaternions)
     chunks: dict[str, ImuChunk] = {}
     gaps: list[Gap] = []
     for info, synth in zip(sensors, synths, strict=True):
@@ -163,6 +177,7 @@ def _session(
             acc_m_s2=block.acc_m_s2[keep],
             gyr_dps=block.gyr_dps[keep],
             counter=block.counter[keep],
+            quat_wxyz=None if block.quat_wxyz is None else block.quat_wxyz[keep],
         )
         gaps.extend(_gaps(info.sensor_id, t_nom, keep))
     truth = truth_angles(motion.pose(t_nom), motion.side_sign)
@@ -203,13 +218,17 @@ def simulate(
     sampling_rate_hz: float = 100.0,
     side: str = "left",
     sensor_faults: SensorFaults | None = None,
+    quaternions: bool = False,
 ) -> Session:
     """Simulate a scenario: two IMU streams (shin, foot) plus the truth.
 
     ``scenario`` is a :class:`Scenario`, a built-in name (see :func:`list_scenarios`) or a
     path to a TOML file. ``duration_s`` repeats the scenario until that much recording
     exists (and cuts it there); None records the scenario once. ``sensor_faults`` defaults
-    to :meth:`SensorFaults.none`. The same arguments always give the same session.
+    to :meth:`SensorFaults.none`. ``quaternions`` adds each device's orientation estimate
+    (sensor → its own earth frame, z up, heading per ``heading_offset_deg``/
+    ``heading_drift_dps``) as ``quat_wxyz``, as AHRS-equipped sensors stream it. The same
+    arguments always give the same session.
     """
     sc = Scenario.resolve(scenario)
     side_sign = _side_sign(side)
@@ -242,6 +261,7 @@ def simulate(
         extra={"scenario": sc.name, "scenario_spec": sc.to_dict()},
         notes=sc.description,
         plan=sc.plan(side),
+        quaternions=quaternions,
     )
 
 

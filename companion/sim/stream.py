@@ -53,6 +53,7 @@ class SimulatedStream:
         side: str = "left",
         sensor_faults: SensorFaults | None = None,
         loop: bool = True,
+        quaternions: bool = False,
     ) -> None:
         self.scenario = Scenario.resolve(scenario)
         _check_rate(sampling_rate_hz)
@@ -64,7 +65,7 @@ class SimulatedStream:
         self.loop = loop
         self.sensors: list[SensorInfo]
         self.sensors, self._synths = sensor_setup(
-            side, self.faults, self.sampling_rate_hz, self.seed
+            side, self.faults, self.sampling_rate_hz, self.seed, quaternions=quaternions
         )
         self._repeats = 0
         self._motion: Motion
@@ -137,6 +138,7 @@ class SimulatedStream:
                 acc_m_s2=block.acc_m_s2[keep],
                 gyr_dps=block.gyr_dps[keep],
                 counter=block.counter[keep],
+                quat_wxyz=None if block.quat_wxyz is None else block.quat_wxyz[keep],
             )
             for k, kept in zip(block.counter.tolist(), keep.tolist(), strict=True):
                 if not kept:

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from companion.sim.faults import SensorErrors
 from companion.sim.kinematics import Motion, ideal_imu
@@ -29,6 +30,7 @@ class SensorBlock:
     gyr_dps: np.ndarray
     counter: np.ndarray
     keep: np.ndarray
+    quat_wxyz: np.ndarray | None = None
 
 
 def _digitise(x: np.ndarray, full_scale: float, lsb: float) -> np.ndarray:
@@ -49,8 +51,11 @@ class SensorSynth:
         errors: SensorErrors,
         sampling_rate_hz: float,
         seed_sequence: np.random.SeedSequence,
+        *,
+        quaternions: bool = False,
     ) -> None:
         self.segment = segment
+        self.quaternions = quaternions
         self.errors = errors
         self.sampling_rate_hz = float(sampling_rate_hz)
         # One generator per purpose, so a range's draws never depend on how the samples
@@ -80,6 +85,7 @@ class SensorSynth:
                 gyr_dps=empty.copy(),
                 counter=np.zeros(0, dtype=np.int64),
                 keep=np.zeros(0, dtype=bool),
+                quat_wxyz=np.zeros((0, 4)) if self.quaternions else None,
             )
         self.next_index += n
         counter = np.arange(k0, k0 + n, dtype=np.int64)
@@ -119,4 +125,17 @@ class SensorSynth:
                 self._dropping_until = max(self._dropping_until, k0 + int(s) + length)
         if k0 == 0 and n:
             keep[0] = True  # a recording starts with a sample
-        return SensorBlock(t_s=t_nom, acc_m_s2=acc, gyr_dps=gyr, counter=counter, keep=keep)
+        quat = None
+        if self.quaternions:
+            # The device's orientation estimate: sensor → its own earth frame (z up, heading
+            # wherever it started, slowly drifting). Tilt is taken as exact.
+            pose = motion.pose(t_true)
+            segment = pose.shin if self.segment == "shin" else pose.foot
+            heading_deg = e.heading_offset_deg + e.heading_drift_dps * t_true
+            heading = Rotation.from_euler("z", heading_deg[:, None], degrees=True)
+            xyzw = (heading * segment * self._mount_inv.inv()).as_quat()
+            quat = np.column_stack([xyzw[:, 3], xyzw[:, :3]])
+            quat[quat[:, 0] < 0.0] *= -1.0  # one hemisphere: w >= 0
+        return SensorBlock(
+            t_s=t_nom, acc_m_s2=acc, gyr_dps=gyr, counter=counter, keep=keep, quat_wxyz=quat
+        )

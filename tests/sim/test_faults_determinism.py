@@ -175,3 +175,27 @@ def test_scale_range_and_resolution() -> None:
     a1 = faulty.chunks["foot_left"].acc_m_s2
     assert a1.max() == pytest.approx(8.0)  # gravity (9.81) on z clips at the 8 m/s² range
     assert np.array_equal(clean.chunks["shin_left"].acc_m_s2, faulty.chunks["shin_left"].acc_m_s2)
+
+
+def test_device_quaternions() -> None:
+    """Quaternions rotate the sensor's readings into a z-up frame; relative orientation
+    from two quaternions gives the truth when both devices share a heading."""
+    clean = simulate("stretch-knee-in", seed=0, quaternions=True)
+    shin, foot = clean.chunks["shin_left"], clean.chunks["foot_left"]
+    assert clean.sensor("shin_left").has_quaternion
+    qs = Rotation.from_quat(shin.quat_wxyz, scalar_first=True)
+    qf = Rotation.from_quat(foot.quat_wxyz, scalar_first=True)
+    sag = -(qs.inv() * qf).as_euler("YXZ", degrees=True)[:, 0]
+    truth = clean.references["truth_ankle_sagittal_deg"].values
+    assert np.allclose(sag, truth, atol=1e-9)
+    # With realistic faults each device has its own heading; "up" stays up.
+    faults = SensorFaults.realistic(3)
+    s = simulate("stretch-knee-in", seed=0, quaternions=True, sensor_faults=faults)
+    for chunk in s.chunks.values():
+        q = Rotation.from_quat(chunk.quat_wxyz, scalar_first=True)
+        still = chunk.t_s < 2.5
+        up = q[np.flatnonzero(still)].apply(chunk.acc_m_s2[still])
+        assert np.allclose(up.mean(0), [0.0, 0.0, GRAVITY_M_S2], atol=0.3)
+        assert np.all(chunk.quat_wxyz[:, 0] >= 0.0)
+    assert not clean.sensor("foot_left").has_quaternion or foot.quat_wxyz is not None
+    assert simulate("stretch-knee-in", seed=0, duration_s=5.0).chunks["shin_left"].quat_wxyz is None
