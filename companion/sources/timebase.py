@@ -66,9 +66,11 @@ sample that arrived with the minimum latency (dozens of connection events), shor
 the fit follows crystal drift (tens of ppm → tens of µs per block)."""
 ENVELOPE_WINDOW_BLOCKS = 60
 """Blocks in the skew fit (one minute): the slope of 50 ppm crystals is resolved to a few ppm."""
-MIN_BLOCKS_FOR_SLOPE = 4
+MIN_BLOCKS_FOR_SLOPE = 8
 """Below this many completed blocks the fit is a constant offset (the slope would be noise)."""
 REANCHOR_S = 0.5
+MAX_DEVICE_SKEW = 1e-3
+"""Largest crystal error believed for a device clock (1000 ppm; real ones are ±20–100 ppm)."""
 EXCESS_MARGIN = 0.15
 """Tolerance, in periods, for the envelope sitting above a sample's true minimum latency.
 Without device time, a lost sample is found exactly while the spread of the link latency
@@ -92,9 +94,11 @@ class ClockFit:
         block_s: float = ENVELOPE_BLOCK_S,
         window_blocks: int = ENVELOPE_WINDOW_BLOCKS,
         max_below_s: float | None = None,
+        max_skew: float | None = None,
     ) -> None:
         self.block_s = float(block_s)
         self.max_below_s = max_below_s
+        self.max_skew = max_skew
         self._blocks: deque[tuple[float, float]] = deque(maxlen=int(window_blocks))
         self._cur_id: int | None = None
         self._cur_x = 0.0
@@ -150,7 +154,19 @@ class ClockFit:
         if n < MIN_BLOCKS_FOR_SLOPE:
             self._c0, self._c1 = float(ds.min()), 0.0
         else:
-            c1, c0 = np.polyfit(xs - self._x_ref, ds, 1)
+            xr = xs - self._x_ref
+            c1, c0 = np.polyfit(xr, ds, 1)
+            # A block whose minimum sits far above the line saw no prompt arrival (a partial
+            # block, a decoder that held a packet): it is not part of the envelope. Refit
+            # without such upper outliers.
+            resid = ds - (c0 + c1 * xr)
+            mad = float(np.median(np.abs(resid)))
+            keep = resid <= 3.0 * mad + 0.0005
+            if keep.sum() >= MIN_BLOCKS_FOR_SLOPE and not keep.all():
+                c1, c0 = np.polyfit(xr[keep], ds[keep], 1)
+            if self.max_skew is not None and abs(c1) > self.max_skew:
+                c1 = math.copysign(self.max_skew, c1)
+                c0 = float(np.min(ds - c1 * xr))
             self._c0, self._c1 = float(c0), float(c1)
         self._fitted = True
 
@@ -208,6 +224,9 @@ class SensorClock:
         Whether pushed packets carry ``t_dev_s``.
     horizon_s
         Hold time for families without device time (see module docstring).
+    warmup_s
+        Device time: the first packets of a session are held this long so the envelope has
+        seen enough arrivals before the first sample is stamped.
     """
 
     def __init__(
@@ -218,6 +237,7 @@ class SensorClock:
         t0_host_s: float,
         has_device_time: bool,
         horizon_s: float = 0.15,
+        warmup_s: float = 0.5,
         block_s: float = ENVELOPE_BLOCK_S,
         window_blocks: int = ENVELOPE_WINDOW_BLOCKS,
     ) -> None:
@@ -234,6 +254,10 @@ class SensorClock:
         self._window_blocks = window_blocks
         self._fit = self._new_fit()
         self._pending: deque[_Pending] = deque()
+        self.warmup_s = float(warmup_s)
+        self._warmup: list[tuple[float, int, object, np.ndarray]] | None = (
+            [] if has_device_time and warmup_s > 0 else None
+        )
         self._k_next = 0  # next sample index (no device time)
         self._missing_so_far = 0  # cumulative lost samples inside the pending window
         self._last_x: float | None = None
@@ -252,6 +276,9 @@ class SensorClock:
             # without device time an over-counted gap shows as samples one period "early";
             # the envelope must not follow them (it would make every later gap one too big)
             max_below_s=None if self.has_device_time else 0.5 * self.period_s,
+            # crystals are within a few hundred ppm; without device time the axis is k/rate
+            # and a cheap sensor's real rate can be percent away from its nominal one
+            max_skew=MAX_DEVICE_SKEW if self.has_device_time else None,
         )
 
     # -- public ------------------------------------------------------------------------
@@ -266,6 +293,8 @@ class SensorClock:
         drops, or at the latest before pushing the first packet of the new connection).
         """
         out = self.flush(math.inf, force=True)
+        if self._warmup is not None:
+            self._warmup = None
         self._reconnected = True
         if not self.has_device_time:
             # counting restarts: the old epoch's fit does not describe the new k axis
@@ -292,7 +321,16 @@ class SensorClock:
             if t_dev_s is None or len(t_dev_s) != n:
                 msg = f"{self.sensor_id}: device-time family pushed without t_dev_s"
                 raise ValueError(msg)
-            return [self._stamp_device(t_host_s, n, payload, np.asarray(t_dev_s, np.float64))]
+            t_dev = np.asarray(t_dev_s, np.float64)
+            if self._reconnected and self._last_x is not None and not self._fit.empty:
+                self._maybe_reanchor(t_host_s, t_dev)
+            if self._warmup is not None:
+                # first packets of the session: learn the envelope before stamping anything
+                x = t_dev + self._x_shift
+                self._fit.add(x[-1:], np.array([t_host_s - self.t0_host_s - x[-1]]))
+                self._warmup.append((t_host_s, n, payload, t_dev))
+                return self.flush(t_host_s)
+            return [self._stamp_device(t_host_s, n, payload, t_dev)]
         out: list[Stamped] = []
         self._pending.append(_Pending(payload=payload, t_host_s=float(t_host_s), n=int(n)))
         out.extend(self.flush(t_host_s))
@@ -301,6 +339,11 @@ class SensorClock:
     def flush(self, now_host_s: float, *, force: bool = False) -> list[Stamped]:
         """Release held packets that arrived more than ``horizon_s`` before ``now_host_s``."""
         out: list[Stamped] = []
+        if self._warmup:
+            if force or now_host_s - self._warmup[0][0] >= self.warmup_s:
+                held, self._warmup = self._warmup, None
+                out.extend(self._stamp_device(*h) for h in held)
+            return out
         while self._pending and (force or self._pending[0].t_host_s <= now_host_s - self.horizon_s):
             out.append(self._stamp_arrival())
         return out
@@ -312,14 +355,6 @@ class SensorClock:
         gap: Gap | None = None
         keep: np.ndarray | None = None
         T = self.period_s
-        if self._reconnected and self._last_x is not None and not self._fit.empty:
-            # Does the device clock continue? Compare with where the fit says it should be.
-            x_pred = h - float(self._fit.offset(x[-1]))
-            if abs(x_pred - x[-1]) > REANCHOR_S or x[0] <= self._last_x:
-                self._x_shift += x_pred - x[-1]
-                x = t_dev + self._x_shift
-                self._fit = self._new_fit()
-                self._last_x = None
         if self._last_x is not None:
             fresh = x > self._last_x + 0.5 * T
             if not fresh.all():
@@ -349,6 +384,21 @@ class SensorClock:
             full[keep] = t
             t = full
         return Stamped(payload=payload, t_s=t, t_host_s=t_host_s, keep=keep, gap_before=gap, x_s=x)
+
+    def _maybe_reanchor(self, t_host_s: float, t_dev: np.ndarray) -> None:
+        """After a reconnect: does the device clock continue where it was? If it paused
+        (device time counts streamed samples), restarted or wrapped, start a new epoch on
+        the host's time line and learn its envelope again (warm-up)."""
+        h = t_host_s - self.t0_host_s
+        x = t_dev + self._x_shift
+        x_pred = h - float(self._fit.offset(x[-1]))
+        assert self._last_x is not None
+        if abs(x_pred - x[-1]) > REANCHOR_S or x[0] <= self._last_x:
+            self._x_shift += x_pred - x[-1]
+            self._fit = self._new_fit()
+            self._last_x = None
+            if self.warmup_s > 0:
+                self._warmup = []
 
     def _gap_between(self, t_first: float, x_first: float) -> Gap | None:
         if self._last_t is None:
@@ -455,11 +505,19 @@ class StreamStats:
         self.missing += n
 
     def effective_rate_hz(self, now_host_s: float) -> float:
-        while self._arrivals and self._arrivals[0][0] < now_host_s - self.window_s:
+        """Samples per second over the last ``window_s`` of arrivals.
+
+        The window ends at the last arrival while it is recent (samples may be released a
+        little late, see ``SensorClock.horizon_s``), else at ``now_host_s`` so a stalled
+        stream shows a falling rate.
+        """
+        end = now_host_s
+        if self.last_arrival_host_s is not None and now_host_s - self.last_arrival_host_s < 0.5:
+            end = self.last_arrival_host_s
+        while self._arrivals and self._arrivals[0][0] <= end - self.window_s:
             self._arrivals.popleft()
-        if not self._arrivals:
-            return 0.0
-        return sum(n for _, n in self._arrivals) / self.window_s
+        n = sum(k for t, k in self._arrivals if t <= end)
+        return n / self.window_s
 
     @property
     def loss_pct(self) -> float:

@@ -220,7 +220,9 @@ def test_device_clock_restart_after_reconnect_is_reanchored():
 
 
 def test_duplicates_with_device_time_are_dropped():
-    clock = SensorClock(sensor_id="s", rate_hz=100.0, t0_host_s=0.0, has_device_time=True)
+    clock = SensorClock(
+        sensor_id="s", rate_hz=100.0, t0_host_s=0.0, has_device_time=True, warmup_s=0.0
+    )
     a = clock.push(0.011, 2, "a", np.array([0.0, 0.01]))
     b = clock.push(0.012, 2, "b", np.array([0.0, 0.01]))  # whole packet again
     c = clock.push(0.031, 2, "c", np.array([0.01, 0.02]))  # overlaps by one
