@@ -27,11 +27,13 @@ from collections.abc import AsyncIterator, Callable
 import numpy as np
 
 from companion.errors import UsageError
-from companion.model import SensorInfo, Session
+from companion.model import Gap, SensorInfo, Session
 from companion.sources.base import LinkState, LinkStateChanged, SensorStats, SourceItem
 
 __all__ = ["MAX_SPEED", "MIN_SPEED", "ReplaySource"]
 
+CATCH_UP_STEP_S = 2.0
+"""Session seconds yielded per step when playing unpaced or catching up after a seek."""
 MIN_SPEED = 0.25
 MAX_SPEED = 16.0
 
@@ -55,6 +57,9 @@ class ReplaySource:
         ``False`` for a live-like source: :meth:`seek` raises.
     clock
         Monotonic wall clock in seconds (tests inject a fake one).
+    end_when_finished
+        End the iteration after the last sample (default: only when not seekable; a
+        seekable replay waits at the end for a seek backwards).
     emit_link_states
         Yield a ``streaming`` :class:`LinkStateChanged` per sensor at the start and periodic
         :class:`SensorStats`, like a live source (used by the simulated live mode).
@@ -70,6 +75,7 @@ class ReplaySource:
         seekable: bool = True,
         clock: Callable[[], float] = time.monotonic,
         emit_link_states: bool = False,
+        end_when_finished: bool | None = None,
     ) -> None:
         if not session.chunks or not any(len(c) for c in session.chunks.values()):
             msg = "the session holds no samples; record or simulate one with samples first"
@@ -83,6 +89,7 @@ class ReplaySource:
         self._clock = clock
         self._seekable = seekable
         self._emit_link = emit_link_states
+        self._end_when_finished = (not seekable) if end_when_finished is None else end_when_finished
         self._wake = asyncio.Event()
         self._speed = 0.0
         self.set_speed(speed)
@@ -90,6 +97,7 @@ class ReplaySource:
         self._closed = False
         self._position_s = self._t0_s
         self._catch_up_to_s: float | None = None
+        self._started_catch_up = False
         self.generation = 0
         """Incremented by every seek; a consumer resets its state when it changes backwards."""
         self.rewinds = 0
@@ -203,26 +211,36 @@ class ReplaySource:
             self.rewinds += 1
             self._position_s = self._t0_s
             self._finished = False
+            self._started_catch_up = False
         self._catch_up_to_s = t
         self._wake.set()
         return backwards
 
     # -- the playback loop ------------------------------------------------------------------
     def _items_between(self, t_from_s: float, t_to_s: float, *, first: bool) -> list[SourceItem]:
-        """Samples with ``t_from < t <= t_to`` (``t_from <= t`` for the first slice) and gaps
-        that start in that interval, sorted by time."""
+        """Samples with ``t_from < t <= t_to`` (``t_from <= t`` for the first slice) and the
+        gaps that start in that interval, in time order; a sensor's slice is cut at its gaps
+        so each gap comes after the samples before it and before the ones after it."""
+
+        def starts_in(g: Gap) -> bool:
+            lo_ok = t_from_s <= g.t_start_s if first else t_from_s < g.t_start_s
+            return lo_ok and g.t_start_s <= t_to_s
+
+        gaps = [g for g in self._gaps if starts_in(g)]
         items: list[tuple[float, int, SourceItem]] = []
         for order, chunk in enumerate(self._chunks.values()):
-            side = "left" if first else "right"
-            i0 = int(np.searchsorted(chunk.t_s, t_from_s, side=side))
+            i0 = int(np.searchsorted(chunk.t_s, t_from_s, side="left" if first else "right"))
             i1 = int(np.searchsorted(chunk.t_s, t_to_s, side="right"))
-            if i1 > i0:
-                items.append((float(chunk.t_s[i0]), order, chunk.slice(i0, i1)))
-        for g in self._gaps:
-            if (t_from_s <= g.t_start_s if first else t_from_s < g.t_start_s) and (
-                g.t_start_s <= t_to_s
-            ):
-                items.append((g.t_start_s, len(self._chunks), g))
+            cuts = sorted(
+                int(np.searchsorted(chunk.t_s, g.t_start_s, side="right"))
+                for g in gaps
+                if g.sensor_id == chunk.sensor_id
+            )
+            for a, b in zip([i0, *cuts], [*cuts, i1]):
+                a, b = max(a, i0), min(b, i1)
+                if b > a:
+                    items.append((float(chunk.t_s[a]), order, chunk.slice(a, b)))
+        items += [(g.t_start_s, len(self._chunks), g) for g in gaps]
         items.sort(key=lambda x: (x[0], x[1]))
         return [it for _, _, it in items]
 
@@ -266,12 +284,17 @@ class ReplaySource:
                 continue
             generation = self.generation
             if self._catch_up_to_s is not None:
-                target = self._catch_up_to_s
-                self._catch_up_to_s = None
-                if self._position_s == self._t0_s:
+                # Catch up in steps of CATCH_UP_STEP_S so the consumer (the window) stays
+                # responsive and shows progress while a long recording is fed.
+                if self._position_s == self._t0_s and not self._started_catch_up:
                     first = True
+                self._started_catch_up = True
+                target = min(self._catch_up_to_s, self._position_s + CATCH_UP_STEP_S)
+                if target >= self._catch_up_to_s:
+                    self._catch_up_to_s = None
+                    self._started_catch_up = False
             elif self._speed == 0.0:
-                target = self._position_s + max(self._tick_s, 0.02) * 8
+                target = self._position_s + CATCH_UP_STEP_S
             else:
                 await asyncio.sleep(self._tick_s)
                 if self._closed or self.generation != generation:
@@ -286,17 +309,17 @@ class ReplaySource:
             items = self._items_between(self._position_s, target, first=first)
             first = False
             self._position_s = target
-            if target >= self._t_end_s:
-                self._finished = True
             for item in items:
                 if self._closed or self.generation != generation:
                     break
                 yield item
+            if target >= self._t_end_s and self.generation == generation:
+                self._finished = True
             if self._emit_link and target - last_stats_s >= 1.0:
                 last_stats_s = target
                 for st in self._stats(target):
                     yield st
             if self._speed == 0.0:
                 await asyncio.sleep(0)
-            if self._finished and not self._seekable:
+            if self._finished and self._end_when_finished:
                 return

@@ -281,14 +281,20 @@ def _drain_channels(analyzer: object) -> ChannelBlock | None:
     return None
 
 
-def default_analyzer_factory(side: str, exercise_hint: str | None) -> Analyzer:
-    """A fresh :class:`companion.analysis.SessionAnalyzer` for ``side``."""
-    try:
-        from companion.analysis import SessionAnalyzer  # type: ignore[attr-defined]
-    except ImportError:
-        msg = "the motion analysis is not available in this build; reinstall calf-companion"
-        raise UsageError(msg) from None
-    return SessionAnalyzer(side=side, exercise_hint=exercise_hint)  # type: ignore[no-any-return]
+AnalyzerFactory = Callable[..., Analyzer]
+"""``(side, exercise_hint, sampling_rate_hz) -> analyzer``."""
+
+
+def default_analyzer_factory(
+    side: str, exercise_hint: str | None, sampling_rate_hz: float = 100.0
+) -> Analyzer:
+    """A fresh :class:`companion.analysis.SessionAnalyzer`, set up as ``analyze_session``
+    (and therefore ``companion score``) sets it up for the same recording."""
+    from companion.analysis import SessionAnalyzer
+
+    return SessionAnalyzer(  # type: ignore[no-any-return]
+        side=side, exercise_hint=exercise_hint, sampling_rate_hz=sampling_rate_hz
+    )
 
 
 def _plural(n: int, word: str) -> str:
@@ -319,12 +325,14 @@ class CoachState:
         targets: Targets | None = None,
         window_s: float = 30.0,
         output_rate_hz: float = 100.0,
-        analyzer_factory: Callable[[str, str | None], Analyzer] = default_analyzer_factory,
+        analyzer_factory: AnalyzerFactory = default_analyzer_factory,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sensors = list(sensors)
         self.targets = targets or targets_from_plan(None)
         self.side = self.sensors[0].placement.side.value if self.sensors else "left"
+        shin = [s for s in self.sensors if s.placement.segment.value == "shin"]
+        self._sensor_rate_hz = float(shin[0].sampling_rate_hz) if shin else 100.0
         self.window_s = float(window_s)
         self._rate_hz = float(output_rate_hz)
         self._factory = analyzer_factory
@@ -341,7 +349,7 @@ class CoachState:
         """Forget all analysis state (a seek backwards, a new calibration)."""
         hint = self.targets.exercise_hint
         try:
-            self.analyzer: Analyzer | None = self._factory(self.side, hint)
+            self.analyzer: Analyzer | None = self._factory(self.side, hint, self._sensor_rate_hz)
         except UsageError as exc:
             self.analyzer = None
             self.error = str(exc)
@@ -423,6 +431,7 @@ class CoachState:
             self._append_block(block)
         for ev in events:
             self._apply(ev)
+        self._expire_candidate()
         self.dirty = True
         return events
 
@@ -484,6 +493,20 @@ class CoachState:
         elif isinstance(ev, Warning):
             text = {"knee_in": KNEE_IN_TEXT, "bounce": BOUNCE_TEXT}.get(ev.kind, ev.message)
             self.warnings.append(WarningView(kind=ev.kind, message=text, t_s=ev.t_s))
+
+    def finish(self) -> list[AnalysisEvent]:
+        """The source ended: let the analysis close what is open (a last rep or hold)."""
+        fin = getattr(self.analyzer, "finish", None)
+        if fin is None:
+            return []
+        events = list(fin())
+        block = _drain_channels(self.analyzer)
+        if block is not None:
+            self._append_block(block)
+        for ev in events:
+            self._apply(ev)
+        self.dirty = True
+        return events
 
     # -- derived values the window shows ---------------------------------------------------
     @property

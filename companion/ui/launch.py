@@ -64,7 +64,11 @@ def bundled_recording() -> str:
     """A bundled recording to suggest where no window can open (relative path)."""
     folder = REPO_ROOT / "recordings"
     files = sorted(folder.glob("*.calf")) if folder.is_dir() else []
-    preferred = [f for f in files if "calf-raise" in f.name] or files
+    preferred = (
+        [f for f in files if f.name == "calf-raises.calf"]
+        or [f for f in files if "calf-raise" in f.name]
+        or files
+    )
     return f"recordings/{preferred[0].name}" if preferred else "recordings/calf-raises.calf"
 
 

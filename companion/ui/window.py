@@ -42,7 +42,7 @@ from companion.errors import CompanionError
 from companion.model import Gap, ImuChunk, Session
 from companion.sources.base import SampleSource
 from companion.sources.replay import ReplaySource
-from companion.ui.coach import Analyzer, CoachState, Targets, default_analyzer_factory
+from companion.ui.coach import AnalyzerFactory, CoachState, Targets, default_analyzer_factory
 from companion.ui.devices import DevicePanel, FoundSensor
 from companion.ui.plot import AnglePlot
 from companion.ui.theme import THEMES, apply_theme
@@ -88,7 +88,7 @@ class MainWindow(QMainWindow):
         title: str = "",
         settings: QSettings | None = None,
         plan: dict[str, Any] | None = None,
-        analyzer_factory: Callable[[str, str | None], Analyzer] = default_analyzer_factory,
+        analyzer_factory: AnalyzerFactory = default_analyzer_factory,
         redraw_hz: float = 30.0,
         scan: Callable[[float], Any] | None = None,
         record_dir: Path | None = None,
@@ -128,6 +128,8 @@ class MainWindow(QMainWindow):
         self._summary_shown = False
         self.stream_error = ""
         """Why the source stopped, as a sentence (shown in the status bar)."""
+        self.score_doc: dict[str, Any] | None = None
+        """``companion score``'s document of the session, once the end is reached."""
         self.summary_ready = False
         """The end-of-session report is on screen (tests and --screenshot wait for it)."""
         self._status_t = -1e9
@@ -405,6 +407,7 @@ class MainWindow(QMainWindow):
             self._on_source_finished()
 
     def _on_source_finished(self) -> None:
+        self._finish_analysis()
         self.redraw()
         self._show_session_summary()
         self._set_status(self._status_line(), sticky=False)
@@ -510,6 +513,7 @@ class MainWindow(QMainWindow):
         if self._writer is not None and self._record_path is not None:
             self.rec_label.setText(f"● recording to {self._record_path}")
         if self.replay is not None and self.replay.finished and not self._summary_shown:
+            self._finish_analysis()
             self.redraw()
             self._show_session_summary()
 
@@ -590,6 +594,14 @@ class MainWindow(QMainWindow):
             self._last_tick_s = sec
             QApplication.beep()
 
+    def _finish_analysis(self) -> None:
+        try:
+            for ev in self.coach.finish():
+                if isinstance(ev, SetCompleted):
+                    self._show_set_summary(ev.set.exercise, ev.set.set_index)
+        except Exception:  # the analysis' own bug must not take the window down
+            log.exception("analysis finish failed")
+
     def _show_set_summary(self, exercise: str, set_index: int) -> None:
         lines = self.coach.set_summary_lines(exercise, set_index)
         if not lines:
@@ -614,7 +626,9 @@ class MainWindow(QMainWindow):
         if session is not None:
             self._set_status("Scoring the session…")
             loop = asyncio.get_running_loop()
-            text = await loop.run_in_executor(None, scoring_report, session, self.targets)
+            text, self.score_doc = await loop.run_in_executor(
+                None, scoring_report, session, self.targets
+            )
         if not text:
             text = own_summary_text(self.coach)
         if text and not self._closing:
@@ -881,15 +895,17 @@ def own_summary_text(c: CoachState) -> str:
     return "Session summary\n\n" + "\n\n".join(parts) if parts else ""
 
 
-def scoring_report(session: Session, targets: Targets) -> str:
-    """``companion score``'s table for ``session`` under the window's plan ("" on failure)."""
+def scoring_report(session: Session, targets: Targets) -> tuple[str, dict[str, Any] | None]:
+    """``companion score``'s document and table for ``session`` under the window's plan
+    (``("", None)`` when scoring fails; the log has why)."""
     from companion.scoring.report import render_table
     from companion.scoring.score import score_session
 
     try:
-        return str(render_table(score_session(session, targets.plan)))
+        doc = score_session(session, targets.plan)
+        return str(render_table(doc)), doc
     except CompanionError as exc:
-        return f"The session could not be scored: {exc}"
+        return f"The session could not be scored: {exc}", None
     except Exception:  # the window must survive a scoring bug; the log has the traceback
         log.exception("scoring failed")
-        return ""
+        return "", None
