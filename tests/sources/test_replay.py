@@ -88,6 +88,7 @@ def test_seek_backwards_restarts_and_catches_up_without_pacing() -> None:
         src = ReplaySource(_session(gap=False), speed=1.0, start_paused=True)
         first, second = [], []
         it = src.__aiter__()
+
         async def collect_until(out: list, t_s: float) -> None:
             while not any(
                 isinstance(i, ImuChunk) and i.sensor_id == "shin_left" and i.t_s[-1] >= t_s
