@@ -139,7 +139,12 @@ class _SensorStream:
         self.acc: list[tuple[float, float, float]] = []
 
     def add(self, chunk: ImuChunk) -> None:
-        t, up, gyr, acc = self.tracker.update(chunk)
+        self._append(*self.tracker.update(chunk))
+
+    def flush(self) -> None:
+        self._append(*self.tracker.flush())
+
+    def _append(self, t: np.ndarray, up: np.ndarray, gyr: np.ndarray, acc: np.ndarray) -> None:
         if t.size == 0:
             return
         self.t.extend(t.tolist())
@@ -209,6 +214,7 @@ class _Calibrator:
         self.rot_s = 0.0
         self.rot_f = 0.0
         self.tilt_s = 0.0
+        self.t_invalid_since: float | None = None
         self.t_tilted: float | None = None
         self.notes: list[str] = []
 
@@ -246,6 +252,14 @@ class _Calibrator:
         if self.t_first is None:
             self.t_first = r.t
         if self.stance is None:
+            if not r.valid:
+                # A short gap does not end a still period; a long one does.
+                if self.t_invalid_since is None:
+                    self.t_invalid_since = r.t
+                if r.t - self.t_invalid_since > _STILL_GAP_S:
+                    self._close_run(i, final=False)
+                return None
+            self.t_invalid_since = None
             if self._still(r):
                 if self.run_start is None:
                     self.run_start = i
@@ -452,6 +466,7 @@ class _Calibrator:
 
 
 _CALM_SHIN_DPS = 30.0  # shin rates below this (±0.25 s) count for the heel-lift cue
+_STILL_GAP_S = 0.5  # a gap longer than this ends a still period
 _AXIS_EXTRA_S = 1.0  # keep collecting this long after the shin first tilted clearly
 _FWD_DIR_MIN_CORR = 0.6  # accept the shin's forward direction from heel lifts above this r
 
@@ -622,6 +637,9 @@ class SessionAnalyzer:
         out: list[AnalysisEvent] = []
         if not self._finished:
             self._finished = True
+            self._shin.flush()
+            self._foot.flush()
+            self._advance(out)
             if self._calibrator is not None:
                 cal = self._calibrator.finish()
                 if cal is not None:
@@ -779,8 +797,10 @@ def analyze_session(
 ) -> AnalysisResult:
     """Analyse a whole recording: the streaming engine fed one chunk per sensor.
 
-    The leg is the first side that has both a shin and a foot sensor (or ``side``). The
-    chunks are fed in time order, shin then foot per 1-s block, exactly like a live stream.
+    The leg is the first side that has both a shin and a foot sensor (or ``side``). Each
+    sensor's whole chunk is fed once (shin, then foot); the engine aligns them on ``t_s``, so
+    the result is identical to any live chunking (``tests/analysis/test_engine.py``). A
+    calibration stored in ``session.calibration`` is not reused unless passed explicitly.
     """
     from companion.errors import CompanionError
 

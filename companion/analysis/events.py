@@ -60,6 +60,9 @@ class Rep:
     partial: bool = False
     no_hold: bool = False
     rushed_lowering: bool = False
+    gap_s: float = 0.0
+    """Longest stretch of missing data inside the rep, s (0 when complete; reps with gaps
+    over 1 s are not reported)."""
 
     @property
     def flags(self) -> tuple[str, ...]:

@@ -22,6 +22,11 @@ from companion.model import GRAVITY_M_S2, ImuChunk
 __all__ = ["OrientationTracker", "up_from_quaternion"]
 
 
+_PRIME_S = 1.0  # samples held back to find a still start, s
+_PRIME_STILL_DPS = 2.0  # ... still when every sample is within this of the mean rate
+_PRIME_ACC_TOL_M_S2 = 0.5  # ... and |acc| within this of g
+
+
 def up_from_quaternion(q_wxyz: np.ndarray) -> np.ndarray:
     """Unit "up" (earth +z) expressed in the sensor frame for sensor→earth quaternions.
 
@@ -33,6 +38,20 @@ def up_from_quaternion(q_wxyz: np.ndarray) -> np.ndarray:
     w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
     # Third row of the rotation matrix R(q) (sensor -> earth): R^T e_z.
     return np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=1)
+
+
+def _quat_up_to_z(acc: np.ndarray) -> np.ndarray:
+    """Scalar-first quaternion (sensor→earth) turning the measured "up" onto earth +z."""
+    a = np.asarray(acc, dtype=np.float64)
+    n = float(np.linalg.norm(a))
+    if not math.isfinite(n) or n == 0.0:
+        return np.array([1.0, 0.0, 0.0, 0.0])
+    a = a / n
+    w = 1.0 + a[2]  # cos(angle) + 1 for the half-angle form
+    if w < 1e-9:  # upside down: half a turn about x
+        return np.array([0.0, 1.0, 0.0, 0.0])
+    q = np.array([w, a[1], -a[0], 0.0])  # (1 + a·z, a × z)
+    return q / np.linalg.norm(q)
 
 
 class OrientationTracker:
@@ -75,8 +94,19 @@ class OrientationTracker:
             )
         )
         self._t_last_s: float | None = None
+        self._pending: list[tuple] | None = []
+        self._pending_t_last: float | None = None
+        self.initial_offset_dps: tuple[float, float, float] | None = None
+        """Gyroscope offset taken from a still start (deg/s), or None."""
 
     def update(self, chunk: ImuChunk) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Process a chunk; returns the rows finished so far (see the class docstring).
+
+        The first ``_PRIME_S`` of samples are held back: when they are still, their mean
+        angular velocity is the gyroscope offset to start from and their mean specific
+        force the initial tilt (imufusion's own estimator only engages after seconds of
+        rest, and a large offset would tilt "up" by offset / gain in the meantime).
+        """
         t = chunk.t_s
         acc = chunk.acc_m_s2
         gyr = chunk.gyr_dps
@@ -84,11 +114,66 @@ class OrientationTracker:
         quat = chunk.quat_wxyz
         if quat is not None:
             ok &= np.isfinite(quat).all(axis=1) & (np.abs(quat).sum(axis=1) > 0)
-        if self._t_last_s is not None:
-            ok &= t > self._t_last_s
+        last = self._t_last_s if self._pending is None else self._pending_t_last
+        if last is not None:
+            ok &= t > last
+            # Keep time strictly increasing within the chunk too.
         if not ok.all():
             t, acc, gyr = t[ok], acc[ok], gyr[ok]
             quat = None if quat is None else quat[ok]
+        if t.size > 1:
+            keep = np.concatenate([[True], np.diff(t) > 0])
+            if not keep.all():
+                t, acc, gyr = t[keep], acc[keep], gyr[keep]
+                quat = None if quat is None else quat[keep]
+        if self._pending is not None:
+            if t.size:
+                self._pending.append((t, acc, gyr, quat))
+                self._pending_t_last = float(t[-1])
+                t_first = float(self._pending[0][0][0])
+                if self._pending_t_last - t_first < _PRIME_S:
+                    return _empty()
+            else:
+                return _empty()
+            return self._prime()
+        return self._process(t, acc, gyr, quat)
+
+    def flush(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Process samples still held back (end of a recording shorter than the priming)."""
+        if self._pending is not None and self._pending:
+            return self._prime()
+        self._pending = None
+        return _empty()
+
+    def _prime(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        parts = self._pending or []
+        self._pending = None
+        t = np.concatenate([p[0] for p in parts])
+        acc = np.concatenate([p[1] for p in parts])
+        gyr = np.concatenate([p[2] for p in parts])
+        quats = [p[3] for p in parts]
+        quat = None if any(q is None for q in quats) else np.concatenate(quats)
+        m = t <= t[0] + _PRIME_S
+        g_mean = gyr[m].mean(axis=0)
+        a_norm = np.linalg.norm(acc[m], axis=1)
+        still = (
+            float(np.max(np.abs(gyr[m] - g_mean))) < _PRIME_STILL_DPS
+            and float(np.max(np.abs(a_norm - GRAVITY_M_S2))) < _PRIME_ACC_TOL_M_S2
+        )
+        if still:
+            self._bias.set_offset(np.asarray(g_mean, dtype=np.float32))
+            self.initial_offset_dps = tuple(float(x) for x in g_mean)
+            a0 = acc[m].mean(axis=0) / GRAVITY_M_S2
+        else:
+            a0 = acc[0] / GRAVITY_M_S2
+        if quat is None:
+            # Start from the measured tilt (heading 0) instead of the identity.
+            self._ahrs.set_quaternion(_quat_up_to_z(a0))
+        return self._process(t, acc, gyr, quat)
+
+    def _process(
+        self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, quat: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         n = t.shape[0]
         up = np.empty((n, 3))
         gyr_out = np.empty((n, 3))
@@ -118,3 +203,8 @@ class OrientationTracker:
         if not math.isfinite(float(up.sum())):
             up = np.nan_to_num(up)
         return t, up, gyr_out, acc
+
+
+def _empty() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    z3 = np.empty((0, 3))
+    return np.empty(0), z3, z3.copy(), z3.copy()

@@ -57,6 +57,8 @@ def fit_transition(
     t = np.asarray(t_s, dtype=np.float64)[ok]
     y = np.asarray(x, dtype=np.float64)[ok]
     free_level = level_from if free == "from" else level_to
+    if not (math.isfinite(level_from) and math.isfinite(level_to)):
+        return math.nan, math.nan, math.nan
     if t.size < 5 or abs(level_to - level_from) < 1e-6:
         mid = float(t[t.size // 2]) if t.size else math.nan
         return mid, mid, free_level

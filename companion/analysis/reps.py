@@ -47,7 +47,8 @@ _SETTLE_MAX_S = 0.8
 _BASE_TAU_S = 0.5
 _PUMP_GAP_S = 1.5
 _STILL_FOR_BASE_S = 0.6
-_MAX_GAP_IN_REP_S = 0.25
+_NEW_BOTTOM_S = 4.0
+_MAX_GAP_IN_REP_S = 1.0
 
 
 def _longest_false_run(mask: np.ndarray) -> int:
@@ -119,9 +120,9 @@ class RepTracker:
         a = an._sag[i]
         v = an._vel[i]
         if self.b is None:
-            self.b, self.fb, self.sb = a, an._foot_pitch[i], an._shin_incl[i]
+            # Neutral standing is 0 for every angle by calibration.
+            self.b, self.fb, self.sb = 0.0, 0.0, 0.0
             self.i_base = i
-            return
         dt = 1.0 / self.s.output_rate_hz
         if self.state == "bottom":
             self._bottom(i, a, v, dt, out)
@@ -140,7 +141,12 @@ class RepTracker:
             self.n_still += 1
         else:
             self.n_still = 0
-        if self.n_still * dt >= _STILL_FOR_BASE_S:
+        still_s = self.n_still * dt
+        if still_s >= _STILL_FOR_BASE_S and (
+            abs(dev) < self.s.rep_on_deg or still_s >= _NEW_BOTTOM_S
+        ):
+            # Near the bottom: follow it. Far from it: only a long stillness (longer than
+            # any top hold) makes a new bottom (e.g. heels dropped off a step).
             k = dt / _BASE_TAU_S
             self.b += k * dev
             self.fb += k * (an._foot_pitch[i] - self.fb)
@@ -238,8 +244,6 @@ class RepTracker:
     def _abort(self, i: int) -> None:
         self.state = "bottom"
         self.n_still = 0
-        if not self.an._valid[i]:
-            self.b = None
         self.i_base = i
 
     # ----------------------------------------------------------------------------------
@@ -256,14 +260,15 @@ class RepTracker:
         self.state = "bottom"
         self.i_base = i
         self.n_still = 0
-        if _longest_false_run(valid) > int(_MAX_GAP_IN_REP_S * rate):
-            return  # a real gap inside the rep: drop it rather than guess
+        gap_rows = _longest_false_run(valid[max(0, self.i_cross - i0 - int(rate)) :])
+        if gap_rows > int(_MAX_GAP_IN_REP_S * rate):
+            return  # a long gap inside the rep: drop it rather than guess
         x = d * ang
         c = self.i_cross - i0
         ar = self.i_arrive - i0
         slow = np.abs(vel) < s.plateau_vel_dps
         pre = x[:c][slow[:c]]
-        lvl0 = float(np.median(pre)) if pre.size else float(x[0])
+        lvl0 = float(np.median(pre)) if pre.size else 0.0
         peak_x = float(np.nanmax(x[c : ar + 1]))
         top_mask = slow[c : ar + 1] & (x[c : ar + 1] >= lvl0 + 0.7 * (peak_x - lvl0))
         top_idx = np.flatnonzero(top_mask) + c
@@ -280,11 +285,10 @@ class RepTracker:
         # Which segment moved: the foot must carry the excursion, the shin stay still.
         foot = np.array(an._foot_pitch[i0 : i + 1])
         shin = np.array(an._shin_incl[i0 : i + 1])
-        dfoot = (
-            abs(float(np.nanmedian(foot[top_idx])) - float(np.nanmedian(foot[:c])))
-            if top_idx.size >= 3
-            else abs(float(foot[i_top] - np.nanmedian(foot[:c])))
-        )
+        foot_top = float(np.median(foot[top_idx])) if top_idx.size >= 3 else float(foot[i_top])
+        dfoot = abs(foot_top - self.fb)
+        if not math.isfinite(dfoot):
+            return
         if dfoot < s.min_foot_share * rom:
             return
         if float(np.nanmax(shin[c : ar + 1]) - np.nanmin(shin[c : ar + 1])) > s.max_shin_range_deg:
@@ -360,6 +364,7 @@ class RepTracker:
             partial=rom < s.partial_fraction * med,
             no_hold=(t_l0 - t_r1) < s.min_hold_s,
             rushed_lowering=(t_l1 - t_l0) < s.rushed_lowering_s,
+            gap_s=gap_rows / rate,
         )
         self.set_reps.append(rep)
         self.t_last_lower_end = t_l1

@@ -25,17 +25,17 @@ class AnalysisSettings:
     """imufusion recovery trigger period, s."""
     gyroscope_range_dps: float = 2000.0
     """Gyroscope full scale, deg/s (used by imufusion's overrange recovery)."""
-    bias_stationary_threshold_dps: float = 3.0
+    bias_stationary_threshold_dps: float = 5.0
     """imufusion gyroscope offset estimator: below this rate on all axes counts as still, deg/s."""
     bias_stationary_period_s: float = 3.0
     """imufusion gyroscope offset estimator: still this long before the offset adapts, s."""
-    max_sample_period_s: float = 0.1
+    max_sample_period_s: float = 0.5
     """Longest measured sample period fed to the AHRS; longer steps (gaps) are clipped, s."""
 
     # --- alignment of the two sensors --------------------------------------------------
     output_rate_hz: float = 100.0
     """Rate of the common time grid the two sensors are resampled onto, Hz."""
-    max_interp_gap_s: float = 0.12
+    max_interp_gap_s: float = 0.25
     """A grid point whose neighbouring samples (either sensor) are further apart than this
     is marked invalid (NaN angles, no events), s."""
 
