@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -307,17 +308,17 @@ class VirtualPeripheral:
         self.muted = radio.faults.is_muted(spec)
         self.truth = Truth()
         self.advertising = True
-        self._rng = np.random.default_rng([radio.faults.seed, abs(hash(spec.address)) % 2**32])
+        self._rng = np.random.default_rng([radio.faults.seed, zlib.crc32(spec.address.encode())])
         self._client: EmulatedClientBackend | None = None
         self._callbacks: dict[str, NotifyCallback] = {}
         self._task: asyncio.Task[None] | None = None
-        self._t_on: float | None = None  # host time of sample 0 on the device crystal
-        self._k = 0  # next sample index
+        self._t_next: float | None = None  # host time at which the next sample is measured
+        self._k = 0  # index of the next sample (drives the motion)
         self._stall_until = -math.inf
         self._held: list[_Note] = []
         self._group: list[int] = []  # truth indices waiting in the encoder's current packet
         self._battery = spec.battery_pct
-        self._motion_cache: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._motion_cache: tuple[int, np.ndarray, np.ndarray, np.ndarray, float] | None = None
 
     # -- GATT --------------------------------------------------------------------------
     def gatt_uuids(self) -> dict[str, list[str]]:
@@ -436,12 +437,18 @@ class VirtualPeripheral:
     def _motion(self, k0: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Samples k0..k0+n-1 of the motion, computed in blocks (cheap per connection event)."""
         c = self._motion_cache
-        if c is None or k0 < c[0] or k0 + n > c[0] + len(c[1]):
+        rate = self._configured_rate()
+        if c is None or c[4] != rate or k0 < c[0] or k0 + n > c[0] + len(c[1]):
             block = max(n, 1024)
-            acc, gyr, quat = self.radio.motion.sample(self.spec.placement, k0, block, self.rate_hz)
-            c = self._motion_cache = (k0, acc, gyr, quat)
+            acc, gyr, quat = self.radio.motion.sample(self.spec.placement, k0, block, rate)
+            c = self._motion_cache = (k0, acc, gyr, quat, rate)
         i = k0 - c[0]
         return c[1][i : i + n], c[2][i : i + n], c[3][i : i + n]
+
+    def _configured_rate(self) -> float:
+        state = getattr(self.encoder, "state", None)
+        rate = getattr(state if state is not None else self.encoder, "rate_hz", None)
+        return float(rate or self.rate_hz)
 
     def _data_char(self) -> str:
         return str(getattr(self.encoder, "char_uuid", self.family.notify_char_uuids[0])).lower()
@@ -449,9 +456,16 @@ class VirtualPeripheral:
     async def _run_link(self) -> None:
         loop = asyncio.get_running_loop()
         radio = self.radio
-        T_dev = (1.0 / self.rate_hz) * (1.0 + self.spec.skew_ppm * 1e-6)
-        if self._t_on is None:
-            self._t_on = loop.time() - float(self._rng.uniform(0, 1.0 / self.rate_hz))
+        skew = 1.0 + self.spec.skew_ppm * 1e-6
+        now = loop.time()
+        if self._t_next is None:
+            self._t_next = now + float(self._rng.uniform(0, 1.0 / self._configured_rate()))
+        # samples measured while nobody was connected are not sent
+        T_dev = skew / self._configured_rate()
+        if self._t_next < now:
+            n_skip = math.floor((now - self._t_next) / T_dev) + 1
+            self._t_next += n_skip * T_dev
+            self._k += n_skip
         phase = float(self._rng.uniform(0, radio.ci_s))
         t_connected = loop.time()
         next_drop = (
@@ -460,19 +474,20 @@ class VirtualPeripheral:
             else math.inf
         )
         ce = math.ceil((loop.time() - phase) / radio.ci_s) * radio.ci_s + phase
-        # samples measured before this connection are not sent
-        self._k = max(self._k, math.floor((loop.time() - self._t_on) / T_dev) + 1)
         while True:
             await asyncio.sleep(max(0.0, ce - loop.time()))
             now = loop.time()
             if now >= next_drop:
                 self.detach(by_host=False)
                 return
-            k_end = math.floor((now - self._t_on) / T_dev) + 1  # samples measured by now
+            # the rate the host configured (the encoder holds the device's settings)
+            T_dev = skew / self._configured_rate()
             out: list[_Note] = []
-            if k_end > self._k:
-                out = self._produce(self._k, k_end - self._k, T_dev)
-                self._k = k_end
+            if self._t_next <= now:
+                n = math.floor((now - self._t_next) / T_dev) + 1
+                out = self._produce(self._k, n, self._t_next, T_dev)
+                self._k += n
+                self._t_next += n * T_dev
             if radio.faults.burst > 0 and now >= self._stall_until:
                 if self._rng.random() < radio.faults.burst * radio.ci_s:
                     self._stall_until = now + radio.faults.burst_s
@@ -487,9 +502,8 @@ class VirtualPeripheral:
                     loop.call_later(jitter, self._deliver_now, out)
             ce += radio.ci_s
 
-    def _produce(self, k0: int, n: int, T_dev: float) -> list[_Note]:
+    def _produce(self, k0: int, n: int, t_first: float, T_dev: float) -> list[_Note]:
         """Measure samples k0..k0+n-1, encode, apply per-notification faults."""
-        assert self._t_on is not None
         data_char = self._data_char()
         streaming = (
             not self.muted and data_char in self._callbacks and _encoder_streaming(self.encoder)
@@ -501,7 +515,7 @@ class VirtualPeripheral:
         faults = self.radio.faults
         truth = self.truth
         first = len(truth.t_host_s)
-        truth.t_host_s.extend((self._t_on + (k0 + np.arange(n)) * T_dev).tolist())
+        truth.t_host_s.extend((t_first + np.arange(n) * T_dev).tolist())
         truth.delivered.extend([False] * n)
         truth.acc_m_s2.extend(acc)
         self._group.extend(range(first, first + n))
