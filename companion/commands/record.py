@@ -63,6 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="faults of the emulated link: drop=0.02,dup=0.01,burst=0.05,malformed=0.001,"
         "disconnect_every=60,down_s=2,mute=shin",
     )
+    p.add_argument(
+        "--scenario",
+        default="calf-raises",
+        help="simulator scenario the emulated sensors perform (default calf-raises; "
+        "see `companion simulate --list`)",
+    )
     p.add_argument("--quiet", action="store_true", help="no live status lines")
     p.set_defaults(func=run)
 
@@ -153,6 +159,7 @@ async def _record(args: argparse.Namespace) -> int:
         args.faults,
         side=args.side,
         addresses={"shin": args.shin, "foot": args.foot},
+        scenario=args.scenario if args.emulate else None,
     )
     assignments = _assignments(args, radio)
     if any(a.family is None for a in assignments):

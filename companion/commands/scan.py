@@ -44,6 +44,7 @@ def emulated_backend(
     *,
     side: str = "left",
     addresses: dict[str, str | None] | None = None,
+    scenario: str | None = None,
 ):
     """``(radio, backend)`` for ``--emulate FAMILY[,FAMILY]`` or ``(None, None)``.
 
@@ -64,7 +65,17 @@ def emulated_backend(
         addr = (addresses or {}).get(sp.placement.segment.value)
         if addr and sp.placement.side.value == side:
             specs[i] = dataclasses.replace(sp, address=addr)
-    radio = EmulatedRadio(specs, faults=FaultSpec.parse(faults))
+    motion = None
+    if scenario:
+        from companion.sim import list_scenarios
+        from companion.sources.emulated import SimulatedMotion
+
+        if scenario not in list_scenarios():
+            names = ", ".join(list_scenarios())
+            msg = f"--scenario: unknown scenario {scenario!r}; choose from {names}"
+            raise UsageError(msg)
+        motion = SimulatedMotion(scenario)
+    radio = EmulatedRadio(specs, faults=FaultSpec.parse(faults), motion=motion)
     return radio, radio.backend
 
 

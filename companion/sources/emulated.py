@@ -51,6 +51,7 @@ __all__ = [
     "EmulatedSensorSpec",
     "FaultSpec",
     "MotionSource",
+    "SimulatedMotion",
     "SyntheticMotion",
     "Truth",
     "VirtualPeripheral",
@@ -195,6 +196,53 @@ class SyntheticMotion:
         gyr += noise[:, ::-1] * 0.1
         quat = np.stack([np.cos(theta / 2), np.zeros(n), np.sin(theta / 2), np.zeros(n)], axis=1)
         return acc, gyr, quat
+
+
+class SimulatedMotion:
+    """The motion simulator's scenario as the emulated sensors' motion (looped).
+
+    ``companion.sim.simulate`` produces the shin and foot streams of one leg at the rate the
+    host configured; the emulator plays them sample by sample and starts over at the end.
+    The device quaternion (AHRS families) is the simulator's device orientation estimate.
+    """
+
+    def __init__(
+        self, scenario: str = "calf-raises", *, seed: int = 0, duration_s: float | None = None
+    ):
+        self.scenario = scenario
+        self.seed = seed
+        self.duration_s = duration_s
+        self._cache: dict[tuple[str, float], Any] = {}
+
+    def _session(self, side: str, rate_hz: float) -> Any:
+        key = (side, float(rate_hz))
+        if key not in self._cache:
+            from companion.sim import simulate
+
+            # the simulator's own range is 10–2000 Hz: slower devices sample a 10 Hz run
+            sim_rate = max(10.0, float(rate_hz))
+            self._cache[key] = simulate(
+                self.scenario,
+                seed=self.seed,
+                duration_s=self.duration_s,
+                sampling_rate_hz=sim_rate,
+                side=side,
+                quaternions=True,
+            )
+        return self._cache[key]
+
+    def sample(
+        self, placement: Placement, k0: int, n: int, rate_hz: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        session = self._session(placement.side.value, rate_hz)
+        chunk = session.chunks[placement.label]
+        idx = (k0 + np.arange(n)) % len(chunk)
+        quat = (
+            chunk.quat_wxyz[idx]
+            if chunk.quat_wxyz is not None
+            else np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
+        )
+        return chunk.acc_m_s2[idx], chunk.gyr_dps[idx], quat
 
 
 # -- sensors --------------------------------------------------------------------------------
