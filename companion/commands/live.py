@@ -40,6 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FAMILY",
         help="emulated sensors of a supported family through the BLE code (no radio needed)",
     )
+    p.add_argument(
+        "--faults",
+        metavar="SPEC",
+        default=None,
+        help="faults of the emulated link: drop=0.02,dup=0.01,burst=0.05,malformed=0.001,"
+        "disconnect_every=60,down_s=2,mute=shin",
+    )
+    p.add_argument("--rate", type=float, default=None, metavar="HZ", help="sensor sampling rate")
     p.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     p.add_argument(
         "--side", choices=("left", "right"), default="left", help="leg of the simulated sensors"
@@ -73,12 +81,79 @@ def _simulated_source(args: argparse.Namespace):
     return ReplaySource.live(session, speed=args.speed), session
 
 
+def ble_source(args: argparse.Namespace, chosen: list | None = None):
+    """``(source, scan_fn)`` for real sensors (remembered placements, or ``chosen`` from the
+    device panel) or, with ``--emulate``, for emulated ones through the same BLE code."""
+    from companion.commands.scan import emulated_backend
+    from companion.config import KnownSensor, load_known_sensors, remember_sensors
+    from companion.model import Placement
+    from companion.sources.ble import BleSource, SensorAssignment, scan
+
+    radio, backend = emulated_backend(args.emulate, args.faults, side=args.side)
+    if chosen:
+        assignments = [
+            SensorAssignment(
+                address=f.address,
+                placement=Placement(segment=seg, side=side),
+                family=f.family,
+                rate_hz=args.rate,
+                name=f.name,
+            )
+            for f, seg, side in chosen
+        ]
+        if radio is None:
+            remember_sensors(
+                KnownSensor(address=a.address, placement=a.placement, family=a.family, name=a.name)
+                for a in assignments
+            )
+    elif radio is not None:
+        assignments = [
+            SensorAssignment(
+                address=p.spec.address,
+                placement=p.spec.placement,
+                family=p.spec.family,
+                rate_hz=args.rate,
+                name=p.spec.name,
+            )
+            for p in radio.peripherals
+            if p.spec.placement.side.value == args.side
+        ]
+    else:
+        known = [k for k in load_known_sensors().values() if k.placement.side.value == args.side]
+        by_seg = {k.placement.segment.value: k for k in known}
+        if set(by_seg) != {"shin", "foot"} or any(k.family is None for k in by_seg.values()):
+            msg = (
+                f"no shin and foot sensors are remembered for the {args.side} leg; find them "
+                "with `companion scan` and record once with `companion record --shin ADDR "
+                "--foot ADDR`, or try the window with `companion live --simulate`"
+            )
+            raise UsageError(msg)
+        assignments = [
+            SensorAssignment(
+                address=k.address,
+                placement=k.placement,
+                family=k.family,
+                rate_hz=args.rate,
+                name=k.name,
+            )
+            for k in (by_seg["shin"], by_seg["foot"])
+        ]
+
+    async def scan_fn(timeout_s: float) -> list:
+        return await scan(timeout_s, backend=backend)
+
+    return BleSource(assignments, backend=backend, rate_hz=args.rate), scan_fn
+
+
 def run(args: argparse.Namespace) -> int:
     from companion.ui.app import check_display
     from companion.ui.launch import bundled_recording
 
     check_display(suggestion=f"companion score {bundled_recording()}")
     if args.simulate is not None:
+        if args.faults:
+            msg = "--faults only applies to emulated sensors; use --emulate FAMILY"
+            raise UsageError(msg)
         source, session = _simulated_source(args)
         return launch(
             source,
@@ -87,14 +162,14 @@ def run(args: argparse.Namespace) -> int:
             title=f"calf companion — simulated sensors ({args.simulate})",
             session_plan=session.plan,
         )
-    if args.emulate is not None:
-        msg = (
-            "emulated sensors are not available in this build yet; "
-            "use `companion live --simulate` to try the window"
-        )
-        raise UsageError(msg)
-    msg = (
-        "connecting to real sensors is not available in this build yet; "
-        "use `companion live --simulate` to try the window"
+    source, scan_fn = ble_source(args)
+    mode = "emulate" if args.emulate else "live"
+    what = f"emulated {args.emulate} sensors" if args.emulate else "sensors"
+    return launch(
+        source,
+        args,
+        mode=mode,
+        title=f"calf companion — {what}",
+        scan=scan_fn,
+        connect=lambda chosen: ble_source(args, chosen)[0],
     )
-    raise UsageError(msg)

@@ -102,6 +102,7 @@ def run_window(
     from companion.ui.theme import THEMES, apply_theme
 
     app = _app()
+    app.setQuitOnLastWindowClosed(False)  # the loop ends when main() does, not before
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     window = make_window()
@@ -112,7 +113,6 @@ def run_window(
 
     async def finish() -> None:
         window.close()  # saves the screenshot (closeEvent), then stops the timers
-        await window.shutdown()
 
     def on_closed() -> None:
         if not finished.done():
@@ -137,6 +137,12 @@ def run_window(
         if timer is not None:
             timer.stop()
         await window.shutdown()
+        # Nothing may outlive the loop: cancel what is left (sensor links, helpers) and wait.
+        me = asyncio.current_task()
+        rest = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+        for t in rest:
+            t.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
 
     t0 = time.monotonic()
     try:

@@ -80,6 +80,8 @@ def launch(
     title: str,
     session_plan: dict[str, Any] | None = None,
     on_started: Any = None,
+    scan: Any = None,
+    connect: Any = None,
 ) -> int:
     """Open the window on ``source`` with the flags of :func:`add_window_arguments`."""
     from companion.ui.app import check_display, run_window
@@ -92,7 +94,6 @@ def launch(
     def make() -> Any:
         from PySide6.QtCore import QSettings
 
-        from companion.ui.theme import THEMES
         from companion.ui.window import MainWindow
 
         settings = QSettings()
@@ -100,11 +101,16 @@ def launch(
             settings.setValue("view/theme", "dark")
         if getattr(args, "window", None):
             settings.setValue("view/window_s", min(max(args.window, 10.0), 60.0))
-        w = MainWindow(
-            source, targets=targets, mode=mode, title=title, settings=settings, plan=plan
+        return MainWindow(
+            source,
+            targets=targets,
+            mode=mode,
+            title=title,
+            settings=settings,
+            plan=plan,
+            scan=scan,
+            connect=connect,
         )
-        del THEMES
-        return w
 
     run = run_window(
         make, duration_s=args.duration, screenshot=args.screenshot, on_started=on_started

@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         analyzer_factory: AnalyzerFactory = default_analyzer_factory,
         redraw_hz: float = 30.0,
         scan: Callable[[float], Any] | None = None,
+        connect: Callable[[list[Any]], SampleSource] | None = None,
         record_dir: Path | None = None,
     ) -> None:
         super().__init__()
@@ -110,6 +111,8 @@ class MainWindow(QMainWindow):
         )
         self.replay = source if isinstance(source, ReplaySource) and source.seekable else None
         self._record_dir = record_dir
+        self._connect = connect
+        self._analyzer_factory = analyzer_factory
         self._writer: Any = None
         self._record_path: Path | None = None
         self._consumer: asyncio.Task[None] | None = None
@@ -125,6 +128,7 @@ class MainWindow(QMainWindow):
         self._source_done = False
         self._band: tuple[float, float] | None = None
         self._tasks: set[asyncio.Future[None]] = set()
+        self._shutdown: asyncio.Future[None] | None = None
         self._summary_shown = False
         self.stream_error = ""
         """Why the source stopped, as a sentence (shown in the status bar)."""
@@ -368,8 +372,9 @@ class MainWindow(QMainWindow):
 
     async def _consume(self) -> None:
         last_yield = time.monotonic()
+        stream = self.source.__aiter__()
         try:
-            async for item in self.source:
+            async for item in stream:
                 if self._closing:
                     break
                 arrival = time.monotonic()
@@ -402,6 +407,11 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             log.exception("source failed")
             self.stream_error = f"The sensor stream stopped ({exc}); check the sensors and restart."
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:  # run the source's own clean-up now, on this loop
+                with contextlib.suppress(Exception):
+                    await aclose()
         self._source_done = True
         if not self._closing:
             self._on_source_finished()
@@ -413,7 +423,12 @@ class MainWindow(QMainWindow):
         self._set_status(self._status_line(), sticky=False)
 
     async def shutdown(self) -> None:
-        """Stop the source, the timers and any recording."""
+        """Stop the source, the timers and any recording (idempotent)."""
+        if self._shutdown is None:
+            self._shutdown = asyncio.ensure_future(self._shutdown_once())
+        await asyncio.shield(self._shutdown)
+
+    async def _shutdown_once(self) -> None:
         self._closing = True
         self.redraw_timer.stop()
         self.slow_timer.stop()
@@ -818,11 +833,44 @@ class MainWindow(QMainWindow):
         self._tick_enabled = bool(on)
 
     def _on_connect_requested(self, chosen: list[tuple[FoundSensor, str, str]]) -> None:
-        self._set_status(
-            "Connecting to "
-            + ", ".join(f"{f.name or f.address} as {seg}/{side}" for f, seg, side in chosen)
-            + " — restart with `companion live` to use them (assignment saved)."
+        names = ", ".join(f"{f.name or f.address} as {seg}/{side}" for f, seg, side in chosen)
+        if self._connect is None:
+            self._set_status(f"Assignment saved ({names}); open `companion live` to use them.")
+            return
+        try:
+            source = self._connect(chosen)
+        except CompanionError as exc:
+            self._set_status(str(exc))
+            return
+        self._set_status(f"Connecting to {names}…")
+        task = asyncio.ensure_future(self.replace_source(source))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def replace_source(self, source: SampleSource) -> None:
+        """Stop the current source and stream from ``source`` (the device panel's choice)."""
+        self.stop_recording()
+        if self._consumer is not None and not self._consumer.done():
+            self._consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._consumer
+        with contextlib.suppress(Exception):
+            await self.source.close()
+        self.source = source
+        self.replay = source if isinstance(source, ReplaySource) and source.seekable else None
+        self.transport.setVisible(self.replay is not None)
+        self.coach = CoachState(
+            source.sensors,
+            targets=self.targets,
+            window_s=self.coach.window_s,
+            analyzer_factory=self._analyzer_factory,
         )
+        self.stream_error = ""
+        self._source_done = False
+        self._summary_shown = False
+        self._cal_started_t_s = 0.0
+        self._cal_done_t_s = math.nan
+        self._consumer = asyncio.ensure_future(self._consume())
 
     def _save_screenshot_dialog(self) -> None:
         from PySide6.QtWidgets import QFileDialog
