@@ -114,7 +114,7 @@ def check_sensor(run: SessionRun, sensor_id: str) -> Check:
     n = len(rec)
     matched = n <= len(idx) and len(idx) - n <= 4 * max(1, int(0.2 / T))
     if matched:
-        tol = ACC_TOL[p.family.name] * 1.01 + 1e-6
+        tol = ACC_TOL.get(p.family.name, 0.01) * 1.01 + 1e-6
         matched = bool(np.all(np.abs(rec.acc_m_s2 - acc_true[idx[:n]]) <= tol))
     m = min(n, len(idx))
     used = idx[:m]
