@@ -169,11 +169,6 @@ async def _record(args: argparse.Namespace) -> int:
     source = BleSource(
         assignments, backend=backend, rate_hz=args.rate, scan_timeout_s=args.scan_timeout
     )
-    if radio is None:
-        remember_sensors(
-            KnownSensor(address=a.address, placement=a.placement, family=a.family, name=a.name)
-            for a in assignments
-        )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -195,6 +190,13 @@ async def _record(args: argparse.Namespace) -> int:
         async for item in source:
             if writer is None:
                 t_start = loop.time()
+                if radio is None:  # the sensors are there: remember where they sit
+                    remember_sensors(
+                        KnownSensor(
+                            address=a.address, placement=a.placement, family=a.family, name=a.name
+                        )
+                        for a in assignments
+                    )
                 writer = SessionWriter(
                     args.out,
                     sensors=source.sensors,
