@@ -199,3 +199,16 @@ def test_device_quaternions() -> None:
         assert np.all(chunk.quat_wxyz[:, 0] >= 0.0)
     assert not clean.sensor("foot_left").has_quaternion or foot.quat_wxyz is not None
     assert simulate("stretch-knee-in", seed=0, duration_s=5.0).chunks["shin_left"].quat_wxyz is None
+
+
+def test_realistic_draws_are_stable_for_a_seed() -> None:
+    """Golden values: other tests and bundled recordings rely on realistic(0) staying put;
+    new fault fields must draw after the existing ones."""
+    f = SensorFaults.realistic(0)
+    assert f.shin.gyro_bias_dps == pytest.approx(
+        (0.06286511054669665, -0.06605243164565094, 0.32021132522164103), abs=1e-12
+    )
+    assert f.shin.mounting_rotvec_deg == pytest.approx(
+        (4.921882341110509, -3.247279836262892, 0.0653887691810253), abs=1e-9
+    )
+    assert f.foot.clock_skew_ppm == pytest.approx(-33.259733674330676, abs=1e-9)
