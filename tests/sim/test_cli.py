@@ -72,3 +72,27 @@ def test_bad_arguments_give_one_line(tmp_path, argv, message) -> None:
         _run(argv)
     assert "\n" not in str(info.value)
     assert not (tmp_path / "o.calf").exists()
+
+
+def test_quaternions_and_realistic_faults_round_trip(tmp_path) -> None:
+    storage = pytest.importorskip("companion.storage")
+    out = tmp_path / "q.calf"
+    argv = ["--scenario", "tibialis-raises", "--seed", "4", "--duration", "20"]
+    assert _run([*argv, "--faults", "realistic", "--quaternions", "--out", str(out)]) == 0
+    session = storage.load_session(out)
+    from companion.sim import SensorFaults, simulate
+
+    direct = simulate(
+        "tibialis-raises",
+        seed=4,
+        duration_s=20.0,
+        sensor_faults=SensorFaults.realistic(4),
+        quaternions=True,
+    )
+    assert session.extra["faults"]["preset"] == "realistic"
+    assert [g.to_dict() for g in session.gaps] == [g.to_dict() for g in direct.gaps]
+    for sid, chunk in direct.chunks.items():
+        got = session.chunks[sid]
+        assert got.quat_wxyz is not None
+        assert np.allclose(got.quat_wxyz, chunk.quat_wxyz)
+        assert np.array_equal(got.counter, chunk.counter)
