@@ -9,12 +9,13 @@ axis at rest), ``gyr_dps`` the segment's angular velocity.
 
 Physics
     The foot rotates about the toes (MTP contact) in a calf raise, so the ankle joint and
-    the shin rise with it; about the heel in a toe raise; in a stretch and a lunge the
-    shin tilts over a planted foot; knee caving is the shin tilting medially relative to
-    the foot. Orientations are ``scipy.spatial.transform.Rotation``; each accelerometer
-    sees gravity plus the second derivative of its mounting point's position along the
-    kinematic chain, each gyroscope its segment's angular velocity, both rotated into the
-    sensor's own frame through the mounting rotation. Transitions are minimum-jerk (C2).
+    the shin rise with it; about the ankle in a toe raise (the heel stays down); in a
+    stretch and a lunge the shin tilts over a planted foot; knee caving is the shin
+    tilting medially relative to the foot. Orientations are
+    ``scipy.spatial.transform.Rotation``; each accelerometer sees gravity plus the second
+    derivative of its mounting point's position along the kinematic chain, each gyroscope
+    its segment's angular velocity, both rotated into the sensor's own frame through the
+    mounting rotation. Transitions are minimum-jerk (C2).
 
 Frames (both legs): world x forward, y left, z up; segment frames coincide with it at
 neutral standing; sensor frame = segment frame unless a mounting fault rotates it.
@@ -49,7 +50,8 @@ Truth annotations (``session.annotations``, JSON-ready dicts; every one also car
 * ``truth.hold``: ``exercise`` (``stretch``/``lunge_test``), ``knee``
   (``straight``/``bent``), ``t_start_s, t_end_s, hold_angle_deg`` (mean),
   ``hold_angle_min_deg, hold_angle_max_deg, shin_inclination_deg, knee_tracking_deg``
-  (means), ``bouncing, knee_in, n_bounces, hold_index``;
+  (means), ``bouncing, knee_in, n_bounces, hold_index``, for stretches
+  ``toes_raised_deg``;
 * ``truth.squat``: ``rep_index, t_start_s, t_bottom_s, t_end_s, peak_angle_deg``;
 * ``truth.walk``: ``t_start_s, t_end_s, n_strides, stride_s, stride_length_m,
   heel_strikes_s``;
@@ -61,7 +63,8 @@ emulated sensors): ``read(duration_s) -> {sensor_id: ImuChunk}``, ``truth(t_s)``
 ``annotations_until(t_s)``, ``gaps``.
 
 ``session.extra`` = ``{"scenario", "scenario_spec", "seed", "faults", "side",
-"sampling_rate_hz", "simulator_version"}``; ``session.source`` = ``"simulator"``; dropped
+"sampling_rate_hz", "simulator_version"}``; ``session.source`` = ``"simulator"``;
+``session.plan`` = the scenario's prescription (plan format of docs/plans.md); dropped
 samples are ``session.gaps`` with reason ``"dropped"`` (the chunk's ``counter`` skips).
 """
 
