@@ -81,6 +81,42 @@ def _simulated_source(args: argparse.Namespace):
     return ReplaySource.live(session, speed=args.speed), session
 
 
+class SimulatedMotion:
+    """What emulated sensors measure in ``--emulate``: a simulated workout (the scenario of
+    ``--simulate``, default the whole routine), looped, at whatever rate the host configures,
+    so the window coaches real-looking reps over the real BLE code."""
+
+    def __init__(self, scenario: str, seed: int, side: str) -> None:
+        self._scenario, self._seed, self._side = scenario, seed, side
+        self._cache: dict[float, object] = {}
+
+    def prepare(self, rate_hz: float) -> object:
+        from companion.sim import simulate
+
+        session = self._cache.get(rate_hz)
+        if session is None:
+            session = simulate(
+                self._scenario,
+                seed=self._seed,
+                side=self._side,
+                sampling_rate_hz=rate_hz,
+                quaternions=True,
+            )
+            self._cache[rate_hz] = session
+        return session
+
+    def sample(self, placement, k0: int, n: int, rate_hz: float):
+        import numpy as np
+
+        session = self.prepare(rate_hz)
+        chunk = session.chunks[f"{placement.segment.value}_{self._side}"]  # type: ignore[attr-defined]
+        idx = np.arange(k0, k0 + n) % len(chunk)
+        quat = (
+            chunk.quat_wxyz[idx] if chunk.quat_wxyz is not None else np.tile([1.0, 0, 0, 0], (n, 1))
+        )
+        return chunk.acc_m_s2[idx], chunk.gyr_dps[idx], quat
+
+
 def ble_source(args: argparse.Namespace, chosen: list | None = None):
     """``(source, scan_fn)`` for real sensors (remembered placements, or ``chosen`` from the
     device panel) or, with ``--emulate``, for emulated ones through the same BLE code."""
@@ -90,6 +126,14 @@ def ble_source(args: argparse.Namespace, chosen: list | None = None):
     from companion.sources.ble import BleSource, SensorAssignment, scan
 
     radio, backend = emulated_backend(args.emulate, args.faults, side=args.side)
+    if radio is not None:
+        import firmware_protocol as fp
+
+        motion = SimulatedMotion(DEFAULT_SCENARIO, args.seed, args.side)
+        for p in radio.peripherals:  # simulate now, not on the loop while streaming
+            fam = fp.FAMILIES[p.spec.family]
+            motion.prepare(fam.check_rate(args.rate or fam.default_rate_hz))
+        radio.motion = motion
     if chosen:
         assignments = [
             SensorAssignment(

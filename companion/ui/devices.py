@@ -70,7 +70,7 @@ class DevicePanel(QWidget):
     connect_requested = Signal(list)
     """``list[tuple[FoundSensor, str segment, str side]]`` the user chose."""
 
-    COLUMNS = ("sensor", "placement", "state", "battery", "rate", "loss", "samples", "gaps")
+    COLUMNS = ("sensor", "state", "battery", "rate", "loss", "samples", "gaps")
 
     def __init__(
         self,
@@ -81,6 +81,7 @@ class DevicePanel(QWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self.setMinimumWidth(470)
         self.theme = theme
         self._settings = settings
         self._scan_fn = scan
@@ -112,7 +113,7 @@ class DevicePanel(QWidget):
         row.addStretch(1)
         lay.addLayout(row)
         self.found_table = QTableWidget(0, 4)
-        self.found_table.setHorizontalHeaderLabels(["sensor", "address", "segment", "side"])
+        self.found_table.setHorizontalHeaderLabels(["sensor", "segment", "side", "address"])
         self.found_table.verticalHeader().setVisible(False)
         self.found_table.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents
@@ -143,7 +144,6 @@ class DevicePanel(QWidget):
             state = STATE_TEXT.get(d.state, str(d.state))
             vals = (
                 d.info.sensor_id,
-                f"{d.info.placement.segment.value} / {d.info.placement.side.value}",
                 state,
                 _fmt(d.battery_pct, ".0f", "%"),
                 _fmt(d.effective_rate_hz, ".0f", "Hz"),
@@ -158,7 +158,7 @@ class DevicePanel(QWidget):
                     self.table.setItem(i, j, cell)
                 elif cell.text() != v:
                     cell.setText(v)
-                if j == 2:
+                if j == 1:
                     colour = {
                         LinkState.STREAMING: self.theme.good,
                         LinkState.RECONNECTING: self.theme.warn,
@@ -213,7 +213,7 @@ class DevicePanel(QWidget):
         self.found_table.setRowCount(len(found))
         for i, f in enumerate(found):
             self.found_table.setItem(i, 0, QTableWidgetItem(f"{f.name or '?'} ({f.family})"))
-            self.found_table.setItem(i, 1, QTableWidgetItem(f.address))
+            self.found_table.setItem(i, 3, QTableWidgetItem(f.address))
             remembered = str(self._settings.value(f"assign/{f.address}", "") or "")
             seg0, _, side0 = remembered.partition("/")
             seg = QComboBox()
@@ -224,15 +224,15 @@ class DevicePanel(QWidget):
             side.setCurrentText(side0 if side0 in ("left", "right") else "left")
             seg.currentTextChanged.connect(self._assignment_changed)
             side.currentTextChanged.connect(self._assignment_changed)
-            self.found_table.setCellWidget(i, 2, seg)
-            self.found_table.setCellWidget(i, 3, side)
+            self.found_table.setCellWidget(i, 1, seg)
+            self.found_table.setCellWidget(i, 2, side)
         self._assignment_changed()
 
     def assignment(self) -> list[tuple[FoundSensor, str, str]]:
         out = []
         for i, f in enumerate(self.found):
-            seg = self.found_table.cellWidget(i, 2)
-            side = self.found_table.cellWidget(i, 3)
+            seg = self.found_table.cellWidget(i, 1)
+            side = self.found_table.cellWidget(i, 2)
             if isinstance(seg, QComboBox) and isinstance(side, QComboBox):
                 if seg.currentText() in ("shin", "foot"):
                     out.append((f, seg.currentText(), side.currentText()))

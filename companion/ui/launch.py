@@ -52,6 +52,11 @@ def add_window_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--dark", action="store_true", help="use the dark palette for this run")
     p.add_argument(
+        "--devices",
+        action="store_true",
+        help="open the device panel (and scan for sensors where scanning is possible)",
+    )
+    p.add_argument(
         "--window",
         type=positive_seconds,
         default=None,
@@ -112,9 +117,14 @@ def launch(
             connect=connect,
         )
 
-    run = run_window(
-        make, duration_s=args.duration, screenshot=args.screenshot, on_started=on_started
-    )
+    def started(window: Any) -> Any:
+        if getattr(args, "devices", False):
+            window.device_dock.setVisible(True)
+            if scan is not None:
+                window.devices.scan_button.click()
+        return on_started(window) if on_started is not None else None
+
+    run = run_window(make, duration_s=args.duration, screenshot=args.screenshot, on_started=started)
     if args.screenshot is not None and run.screenshot is None:
         msg = f"could not write the screenshot {args.screenshot}; check that its folder is writable"
         raise UsageError(msg)

@@ -41,7 +41,7 @@ class AnglePlot(pg.PlotWidget):
         pi.hideButtons()
         self.setMouseEnabled(x=False, y=False)
         pi.showGrid(x=True, y=True, alpha=0.25)
-        pi.setLabel("left", "ankle angle", units="°")
+        pi.setLabel("left", "ankle angle, °")
         pi.setLabel("bottom", "session time", units="s")
         self.inverted = False
         self._regions: list[pg.LinearRegionItem] = []
@@ -95,8 +95,7 @@ class AnglePlot(pg.PlotWidget):
         pi.invertY(calf)
         pi.setLabel(
             "left",
-            "ankle angle (plantarflexion −, drawn up)" if calf else "ankle angle (dorsiflexion +)",
-            units="°",
+            "ankle angle, °  (heel raise drawn upwards)" if calf else "ankle angle, °",
         )
 
     def set_band(self, band_deg: tuple[float, float] | None) -> None:

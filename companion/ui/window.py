@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         plan: dict[str, Any] | None = None,
         analyzer_factory: AnalyzerFactory = default_analyzer_factory,
-        redraw_hz: float = 30.0,
+        redraw_hz: float = 40.0,
         scan: Callable[[float], Any] | None = None,
         connect: Callable[[list[Any]], SampleSource] | None = None,
         record_dir: Path | None = None,
@@ -466,7 +466,7 @@ class MainWindow(QMainWindow):
         if exercise == "stretch":
             planned = self.targets.block("stretch").sets
             done = len(c.holds) + (1 if c.hold_active() else 0)
-            knee = c.knee_label()
+            knee = c.knee_label().split(" (")[0]
             self.counter.update_from(
                 "Calf stretch" + (f" · {knee}" if knee else ""),
                 done,
@@ -497,6 +497,8 @@ class MainWindow(QMainWindow):
             angle_deg=h.angle_deg if h else math.nan,
         )
         self.banner.update_from([w.message for w in c.active_warnings()])
+        if not self._status_hold():
+            self._set_status(self._status_line(), sticky=False)
         self._apply_exercise_view()
         self._update_calibration_label()
         if self.replay is not None and not self.seek.isSliderDown():
@@ -524,7 +526,7 @@ class MainWindow(QMainWindow):
         elif self.status_label.text().startswith("Reconnecting"):
             self._set_status(f"{self._mode_text()} — sensors back.")
         elif not self._status_hold():
-            self._set_status(self._status_line())
+            self._set_status(self._status_line(), sticky=False)
         if self._writer is not None and self._record_path is not None:
             self.rec_label.setText(f"● recording to {self._record_path}")
         if self.replay is not None and self.replay.finished and not self._summary_shown:

@@ -44,7 +44,7 @@ def test_simulated_live_counts_the_simulators_reps(calf_session: Session) -> Non
     for rv, tr in zip(done, truth_all):
         assert rv.rep.t_start_s == pytest.approx(tr["t_start_s"], abs=0.3)
     assert w.counter.number == len(done)
-    assert w.devices.table.item(0, 2).text() == "streaming"
+    assert w.devices.table.item(0, 1).text() == "streaming"
     assert result.frames > 10
     assert w.coach.calibrated is not None
 
@@ -187,11 +187,11 @@ def test_every_control_and_shortcut(calf_session: Session, tmp_path: Path) -> No
         w.devices.scan_button.click()
         await until(lambda: w.devices.found_table.rowCount() == 2, 5.0, "scan results")
         assert not w.devices.connect_button.isEnabled()
-        w.devices.found_table.cellWidget(0, 2).setCurrentText("shin")
-        w.devices.found_table.cellWidget(1, 2).setCurrentText("foot")
-        w.devices.found_table.cellWidget(0, 3).setCurrentText("right")
+        w.devices.found_table.cellWidget(0, 1).setCurrentText("shin")
+        w.devices.found_table.cellWidget(1, 1).setCurrentText("foot")
+        w.devices.found_table.cellWidget(0, 2).setCurrentText("right")
         assert not w.devices.connect_button.isEnabled()  # two legs: refused
-        w.devices.found_table.cellWidget(1, 3).setCurrentText("right")
+        w.devices.found_table.cellWidget(1, 2).setCurrentText("right")
         assert w.devices.connect_button.isEnabled()
         requested = []
         w.devices.connect_requested.connect(requested.append)
@@ -256,11 +256,11 @@ def test_a_disconnect_shows_reconnecting_then_recovers(calf_session: Session) ->
         await until(
             lambda: "Reconnecting" in w.status_label.text(), 10.0, "the reconnecting notice"
         )
-        assert w.devices.table.item(0, 2).text() == "reconnecting…"
+        assert w.devices.table.item(0, 1).text() == "reconnecting…"
         assert "reconnecting" in w.devices.state_label.text()
         src.gate.set()
         await until(lambda: "sensors back" in w.status_label.text(), 5.0, "recovery notice")
-        assert w.devices.table.item(0, 2).text() == "streaming"
+        assert w.devices.table.item(0, 1).text() == "streaming"
 
     run(src, script, mode="emulate")
     assert src.closed
@@ -400,7 +400,7 @@ def test_emulated_disconnect_shows_reconnecting_then_recovers() -> None:
             lambda: (
                 "Reconnecting" in w.status_label.text()
                 and not seen.append(
-                    w.devices.table.item(0, 2).text() + "|" + w.devices.table.item(1, 2).text()
+                    w.devices.table.item(0, 1).text() + "|" + w.devices.table.item(1, 1).text()
                 )
             ),
             15.0,
