@@ -389,7 +389,11 @@ def test_emulated_disconnect_shows_reconnecting_then_recovers() -> None:
     from companion.commands.live import ble_source
 
     args = argparse.Namespace(
-        emulate="witmotion", faults="disconnect_every=1.5,down_s=0.3", side="left", rate=None
+        emulate="witmotion",
+        faults="disconnect_every=1.5,down_s=0.3",
+        side="left",
+        rate=None,
+        seed=0,
     )
     source, _scan = ble_source(args)
     seen: list[str] = []
