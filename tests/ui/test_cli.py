@@ -39,7 +39,7 @@ def test_live_simulate_writes_a_screenshot(tmp_path: Path, capsys) -> None:
         [
             "live",
             "--simulate",
-            "calf-raises",
+            "standing-still",
             "--speed",
             "16",
             "--duration",
@@ -71,7 +71,7 @@ def test_unwritable_screenshot_is_one_line(tmp_path: Path, capsys) -> None:
         [
             "live",
             "--simulate",
-            "calf-raises",
+            "standing-still",
             "--speed",
             "16",
             "--duration",
@@ -95,7 +95,7 @@ def test_replay_command_to_the_end_shows_the_report(tmp_path: Path, capsys) -> N
             "--start",
             "end",
             "--duration",
-            "4",
+            "2",
             "--screenshot",
             str(out),
         ]
