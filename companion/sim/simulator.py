@@ -27,6 +27,7 @@ START_TIME_UTC = "2026-01-01T00:00:00+00:00"
 """Fixed session start time, so that a seed reproduces a session byte for byte."""
 
 _TRUTH_EVAL_HZ = 500.0  # dense grid for angle-valued truth fields of annotations
+_BLOCK_SAMPLES = 60_000  # samples generated per piece (bounds the peak memory)
 
 
 def _side_sign(side: str) -> float:
@@ -167,20 +168,33 @@ def _session(
     chunks: dict[str, ImuChunk] = {}
     gaps: list[Gap] = []
     for info, synth in zip(sensors, synths, strict=True):
-        block = synth.generate(motion, n_samples)
-        keep = block.keep
+        # Generated in pieces to bound memory (the derivatives need several poses per
+        # sample); the synthesiser's state makes the pieces join seamlessly.
+        blocks = [
+            synth.generate(motion, min(_BLOCK_SAMPLES, n_samples - k0))
+            for k0 in range(0, n_samples, _BLOCK_SAMPLES)
+        ]
+        keep = np.concatenate([b.keep for b in blocks])
         keep[-1] = True  # and a recording ends with one
+
+        def joined(name: str, keep: np.ndarray = keep, blocks: list = blocks) -> np.ndarray:
+            return np.concatenate([getattr(b, name) for b in blocks])[keep]
+
         chunks[info.sensor_id] = ImuChunk(
             sensor_id=info.sensor_id,
             placement=info.placement,
-            t_s=block.t_s[keep],
-            acc_m_s2=block.acc_m_s2[keep],
-            gyr_dps=block.gyr_dps[keep],
-            counter=block.counter[keep],
-            quat_wxyz=None if block.quat_wxyz is None else block.quat_wxyz[keep],
+            t_s=joined("t_s"),
+            acc_m_s2=joined("acc_m_s2"),
+            gyr_dps=joined("gyr_dps"),
+            counter=joined("counter"),
+            quat_wxyz=None if blocks[0].quat_wxyz is None else joined("quat_wxyz"),
         )
         gaps.extend(_gaps(info.sensor_id, t_nom, keep))
-    truth = truth_angles(motion.pose(t_nom), motion.side_sign)
+    pieces = [
+        truth_angles(motion.pose(t_nom[k0 : k0 + _BLOCK_SAMPLES]), motion.side_sign)
+        for k0 in range(0, n_samples, _BLOCK_SAMPLES)
+    ]
+    truth = {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]}
     references = {
         name: ReferenceTrack(name=name, t_s=t_nom, values=values) for name, values in truth.items()
     }
