@@ -91,6 +91,9 @@ LOST_TIMEOUT_S = 300.0
 BATCH_INTERVAL_S = 0.02
 """The consumer runs at 50 Hz: notifications are decoded and emitted as one chunk per
 sensor per round (fewer, larger chunks for the window and the file writer)."""
+STALL_RELEASE_S = 1.0
+"""Samples held for look-ahead (arrival-time families) are released after this long without
+newer arrivals (see ``SensorClock.horizon_s``)."""
 STATS_INTERVAL_S = 1.0
 BATTERY_INTERVAL_S = 60.0
 WRITE_TIMEOUT_S = 5.0
@@ -960,7 +963,10 @@ class BleSource:
                         link.battery_pct = pct
         for link in self._links:
             assert link.clock is not None
-            released = link.clock.flush(math.inf if force else now, force=force)
+            # Held packets are normally released by later arrivals (their look-ahead); by the
+            # clock only when the stream has stalled, so a late process (a busy machine, a
+            # slow D-Bus) does not release them before the samples that follow have arrived.
+            released = link.clock.flush(math.inf if force else now - STALL_RELEASE_S, force=force)
             if released:
                 stamped.setdefault(link.index, []).extend(released)
         for index, items in stamped.items():

@@ -207,8 +207,16 @@ class SimulatedMotion:
     """
 
     def __init__(
-        self, scenario: str = "calf-raises", *, seed: int = 0, duration_s: float | None = None
-    ):
+        self,
+        scenario: str = "calf-raises",
+        *,
+        seed: int = 0,
+        duration_s: float | None = None,
+        noise_m_s2: float = 0.02,
+        noise_dps: float = 0.1,
+    ) -> None:
+        self.noise_m_s2 = noise_m_s2
+        self.noise_dps = noise_dps
         self.scenario = scenario
         self.seed = seed
         self.duration_s = duration_s
@@ -242,7 +250,14 @@ class SimulatedMotion:
             if chunk.quat_wxyz is not None
             else np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
         )
-        return chunk.acc_m_s2[idx], chunk.gyr_dps[idx], quat
+        # a real sensor's noise (the simulator's streams are noiseless unless told otherwise):
+        # without it a still sensor would repeat byte-identical frames
+        k = (k0 + np.arange(n, dtype=np.float64))[:, None]
+        h = np.sin((k + self.seed) * np.array([12.9898, 78.233, 37.719])) * 43758.5453
+        noise = (h - np.floor(h)) - 0.5
+        acc = chunk.acc_m_s2[idx] + noise * (2 * self.noise_m_s2)
+        gyr = chunk.gyr_dps[idx] + noise[:, ::-1] * (2 * self.noise_dps)
+        return acc, gyr, quat
 
 
 # -- sensors --------------------------------------------------------------------------------

@@ -60,7 +60,8 @@ def test_record_emulated_then_inspect_reports_the_injected_loss(tmp_path, capsys
         # 10 % of notifications lost (each carries 3 samples at 50 Hz): loss within 3..20 %
         assert 3.0 <= s["loss_pct"] <= 20.0
         assert s["gaps"] >= 1
-        assert 2.0 * 50 * 0.75 <= s["samples"] <= 3.5 * 50
+        # 3 s from the first item, plus the connection phase (a busy machine adds more)
+        assert 2.0 * 50 * 0.75 <= s["samples"] <= 8.0 * 50
     kinds = {a["kind"] for a in session.annotations}
     assert "link.state" in kinds
 
