@@ -45,6 +45,7 @@ __all__ = [
 RUSHED_LOWERING_FRACTION = 0.75  # lowering faster than 75 % of the prescribed time
 NO_HOLD_FRACTION = 0.5  # top hold shorter than half the prescribed hold
 PARTIAL_ROM_FRACTION = 0.8  # range of motion below 80 % of the prescribed range
+SINGLE_LEG_WOBBLE_DEG = 1.5  # σ of the knee's sideways drift at the top of a one-leg rep
 
 _TEMPO_KEYS = ("rise_s", "hold_s", "lower_s", "rest_s", "rom_deg")
 
@@ -718,9 +719,10 @@ def _pumps(tl: _Timeline, b: PumpsBlock) -> None:
     )
 
 
-def _reps_pose(b: RepsBlock, ankle_deg: float) -> np.ndarray:
+def _reps_pose(b: RepsBlock, ankle_deg: float, knee_wobble_deg: float = 0.0) -> np.ndarray:
     """DOFs for an ankle angle during a calf or tibialis raise."""
     p = np.zeros(4)
+    p[_SL] = knee_wobble_deg
     if b.exercise == "calf_raise":
         # The foot pitches about the MTP; the shin follows a little forward (−c·angle) to
         # keep the centre of mass over the forefoot; the heel inverts as it rises.
@@ -729,7 +731,7 @@ def _reps_pose(b: RepsBlock, ankle_deg: float) -> np.ndarray:
         p[_FP] = shin - ankle_deg
         p[_FI] = -b.inversion_coupling * ankle_deg
     else:
-        # Back to a wall: the shin leans back by a constant; the toes lift about the heel.
+        # Back to a wall: the shin leans back by a constant; the toes lift about the ankle.
         p[_SP] = b.lean_deg
         p[_FP] = b.lean_deg - ankle_deg
     return p
@@ -781,7 +783,9 @@ def _reps(tl: _Timeline, b: RepsBlock, rng: np.random.Generator, variability: fl
             rest = 0.0 if last else _vary(rng, p["rest_s"], variability)
             rom = _vary(rng, p["rom_deg"], 0.5 * variability)
             t_start = tl.t
-            tl.move(rise, _reps_pose(b, bottom + sign * rom))
+            # Balancing on one leg the knee wanders sideways a little at the top.
+            wobble = float(rng.normal(0.0, SINGLE_LEG_WOBBLE_DEG)) if b.stance == "single" else 0.0
+            tl.move(rise, _reps_pose(b, bottom + sign * rom, wobble))
             t_rise_end = tl.t
             tl.hold(hold)
             t_hold_end = tl.t

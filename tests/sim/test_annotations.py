@@ -236,3 +236,11 @@ def test_heel_rise_test_fades_to_partial_reps() -> None:
     assert all(r["hold_s"] == 0.0 and r["rest_s"] == 0.0 for r in reps)  # 60 bpm, no pauses
     assert [("partial" in r["faults"]) for r in reps] == [False] * 22 + [True] * 4
     assert reps[-1]["rom_deg"] < reps[0]["rom_deg"] - 10.0
+    # One leg: the knee drifts sideways at the top and is back over the foot at the bottom.
+    knee = session.references["truth_knee_tracking_deg"]
+    tops = [np.interp(r["t_rise_end_s"], knee.t_s, knee.values) for r in reps]
+    bottoms = [np.interp(r["t_lower_end_s"], knee.t_s, knee.values) for r in reps]
+    assert 0.5 < np.std(tops) < 3.0
+    assert np.allclose(bottoms, 0.0, atol=1e-3)
+    double = simulate("calf-raises", seed=1, duration_s=40.0)
+    assert np.allclose(double.references["truth_knee_tracking_deg"].values, 0.0, atol=1e-9)
