@@ -466,6 +466,8 @@ class _Calibrator:
 
 
 _CALM_SHIN_DPS = 30.0  # shin rates below this (±0.25 s) count for the heel-lift cue
+_HEEL_MIN_R2 = 0.2  # the ankle-lift model must explain this share of the shin's vertical acc
+_HEEL_MIN_MARGIN = 0.1  # ... and this much more than the best model with the other sign
 _STILL_GAP_S = 0.5  # a gap longer than this ends a still period
 _AXIS_EXTRA_S = 1.0  # keep collecting this long after the shin first tilted clearly
 _FWD_DIR_MIN_CORR = 0.6  # accept the shin's forward direction from heel lifts above this r
@@ -520,21 +522,40 @@ def _heel_up_sign(
 ) -> float:
     """+1 if positive ``phi`` lifts the heel (ankle rises), −1 if negative does, 0 if unclear.
 
-    Model: the ankle height follows ``sin(max(±phi, 0))`` for a heel lift about the toes and
-    stays put for a toe lift about the heel; the shin sensor's vertical acceleration is its
-    second derivative. Both hypotheses are regressed on the measured acceleration.
+    Lifting the heel pivots the foot about the toes and lifts the ankle by about
+    ``L·sin(phi)``; lifting the toes on flat ground pivots about the heel and leaves the
+    ankle where it is; on a step edge the foot pivots about the toes both ways (``L·sin(phi)``
+    throughout). The shin sensor's vertical acceleration is compared with the second
+    derivative of each of the four hypotheses (heel up on the + or − side, floor or step);
+    the best one, with a positive lever arm ``L``, gives the sign.
     """
-    if t.size < 20:
+    if t.size < 20 or mask.sum() <= 50:
         return 0.0
-    scores = []
-    for sgn in (1.0, -1.0):
-        h = np.sin(np.clip(sgn * phi_rad, 0.0, None))
-        acc = np.gradient(np.gradient(h, t), t)
-        scores.append(_corr(acc[mask], acc_vert[mask]) if mask.sum() > 50 else 0.0)
-    best = int(np.argmax(scores))
-    if scores[best] < 0.3 or scores[best] - scores[1 - best] < 0.2:
+    tp = np.gradient(np.gradient(np.sin(np.clip(phi_rad, 0.0, None)), t), t)[mask]
+    tn = np.gradient(np.gradient(np.sin(np.clip(phi_rad, None, 0.0)), t), t)[mask]
+    y = acc_vert[mask] - float(np.mean(acc_vert[mask]))
+    ss = float(y @ y)
+    if ss <= 0.0:
         return 0.0
-    return 1.0 if best == 0 else -1.0
+    # Four hypotheses (heel up on the + / − side, flat ground / step edge), each a template
+    # whose lever arm L must come out positive; the best explained variance wins.
+    hyps = {
+        (1.0, "floor"): tp,
+        (-1.0, "floor"): -tn,
+        (1.0, "step"): tp + tn,
+        (-1.0, "step"): -(tp + tn),
+    }
+    r2 = {}
+    for key, tmpl in hyps.items():
+        x = tmpl - float(np.mean(tmpl))
+        den = float(x @ x)
+        lever = float(x @ y) / den if den > 0 else 0.0
+        r2[key] = (lever * lever * den) / ss if lever > 0 else 0.0
+    best = max(r2, key=lambda k: r2[k])
+    other = max(v for k, v in r2.items() if k[0] != best[0])
+    if r2[best] < _HEEL_MIN_R2 or r2[best] - other < _HEEL_MIN_MARGIN:
+        return 0.0
+    return best[0]
 
 
 def _perp_norm(g: tuple[float, float, float], u: tuple[float, float, float]) -> float:

@@ -111,6 +111,8 @@ class OrientationTracker:
         acc = chunk.acc_m_s2
         gyr = chunk.gyr_dps
         ok = np.isfinite(t) & np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
+        # Beyond any accelerometer's range: garbage, not data.
+        ok &= np.abs(acc).max(axis=1, initial=0.0) <= self._settings.max_acc_m_s2
         quat = chunk.quat_wxyz
         if quat is not None:
             ok &= np.isfinite(quat).all(axis=1) & (np.abs(quat).sum(axis=1) > 0)

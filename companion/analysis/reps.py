@@ -46,6 +46,7 @@ _SETTLE_S = 0.2
 _SETTLE_MAX_S = 0.8
 _BASE_TAU_S = 0.5
 _PUMP_GAP_S = 1.5
+_PUMP_LOOKBACK_S = 1.0
 _STILL_FOR_BASE_S = 0.6
 _NEW_BOTTOM_S = 4.0
 _MAX_GAP_IN_REP_S = 1.0
@@ -219,15 +220,35 @@ class RepTracker:
             self.state = "up"
             return
         if x < -self.s.rep_on_deg and abs(v) < self.s.plateau_vel_dps:
-            # Went past the old bottom and stopped: the bottom moved (e.g. heel dropped
-            # off a step). Not a rep of this direction; restart from the peak's level.
+            # Went past the old bottom and stopped: what looked like a rep of this direction
+            # was the bottom moving (e.g. heels dropping on a step edge), and the move just
+            # made is a rep of the other direction from the level the ankle rested at.
+            j = i
+            while j > self.i_cross and self._x(j) < 0.0:
+                j -= 1
             self._abort(i)
+            self.i_base = max(0, j - int(self.s.output_rate_hz))
+            self.b = self._rest_level(j)
+            self.fb = self.an._foot_pitch[j]
+            self.sb = self.an._shin_incl[j]
+            self._bottom(i, a, v, 1.0 / self.s.output_rate_hz, out)
             return
         if x <= max(2.0, 0.15 * self.peak) and abs(v) < self.s.plateau_vel_dps:
             self.state = "settle"
             self.i_arrive = i
             self.i_slow = -1
             out.append(PhaseChanged(t_s=t, phase="rest", exercise=_EXERCISE[self.d]))
+
+    def _rest_level(self, j: int) -> float:
+        """Median angle of the slow samples in the second before index ``j``."""
+        an = self.an
+        lo = max(0, j - int(self.s.output_rate_hz))
+        vals = [
+            an._sag[k]
+            for k in range(lo, j + 1)
+            if an._valid[k] and abs(an._vel[k]) < self.s.plateau_vel_dps
+        ]
+        return float(np.median(vals)) if vals else an._sag[j]
 
     def _settle(self, i: int, v: float, out: list[AnalysisEvent]) -> None:
         t = self.an._t[i]
@@ -268,7 +289,8 @@ class RepTracker:
         ar = self.i_arrive - i0
         slow = np.abs(vel) < s.plateau_vel_dps
         pre = x[:c][slow[:c]]
-        lvl0 = float(np.median(pre)) if pre.size else 0.0
+        assert self.b is not None
+        lvl0 = float(np.median(pre)) if pre.size else d * self.b
         peak_x = float(np.nanmax(x[c : ar + 1]))
         top_mask = slow[c : ar + 1] & (x[c : ar + 1] >= lvl0 + 0.7 * (peak_x - lvl0))
         top_idx = np.flatnonzero(top_mask) + c
@@ -303,11 +325,11 @@ class RepTracker:
         back = [
             d * (an._sag[j] - self.b)
             for j in range(j0, self.i_cross)
-            if an._valid[j] and an._t[j] >= t_r0 - _PUMP_GAP_S
+            if an._valid[j] and an._t[j] >= t_r0 - _PUMP_LOOKBACK_S
         ]
         opposite_before = (
             self.last_move_dir == -d and t_r0 - self.last_move_end_t < _PUMP_GAP_S
-        ) or (bool(back) and min(back) < lvl0 - s.rep_on_deg)
+        ) or (bool(back) and min(back) < lvl0 - max(s.rep_on_deg, 0.4 * rom))
         self.last_move_dir, self.last_move_end_t = d, an._t[i]
         if opposite_now or opposite_before or not math.isfinite(t_r0):
             return
@@ -324,6 +346,8 @@ class RepTracker:
             t_l0, t_l1, _ = fit_transition(t[i_top:], x[i_top:], level_from=lvl_top, level_to=lvl1)
         if not all(map(math.isfinite, (t_r1, t_l0, t_l1))):
             return
+        if t_l1 - t_r0 < s.min_rep_s or t_l1 - t_l0 < s.min_lower_s:
+            return  # a twitch or a drop, not a rep
         self.last_move_end_t = t_l1
         assert self.b is not None
         self.b = an._sag[i]  # the bottom this rep came back to (refined while still)

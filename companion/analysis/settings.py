@@ -29,6 +29,8 @@ class AnalysisSettings:
     """imufusion gyroscope offset estimator: below this rate on all axes counts as still, deg/s."""
     bias_stationary_period_s: float = 3.0
     """imufusion gyroscope offset estimator: still this long before the offset adapts, s."""
+    max_acc_m_s2: float = 16 * 9.80665
+    """Samples with an accelerometer axis beyond this are garbage and dropped, m/s²."""
     max_sample_period_s: float = 0.5
     """Longest measured sample period fed to the AHRS; longer steps (gaps) are clipped, s."""
 
@@ -79,6 +81,11 @@ class AnalysisSettings:
     (walking, squats, lunges), deg."""
     min_foot_share: float = 0.6
     """At least this share of a rep's ankle excursion must come from the foot's pitch."""
+    min_rep_s: float = 0.6
+    """A rep faster than this from start to bottom is a twitch, not a rep, s."""
+    min_lower_s: float = 0.25
+    """A return to the bottom faster than this is a drop (stepping, losing balance), not a
+    rep, s."""
     max_rep_s: float = 20.0
     """A candidate rep longer than this is abandoned, s."""
     set_rest_s: float = 8.0
