@@ -43,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         checks = [check_sensor(run, sid) for sid in ("shin_left", "foot_left")]
         for c in checks:
             exact = c.matched and 0 <= c.delivered - c.recorded <= 0.3 / c.period_s
+            # MetaMotion: two adjacent lost notifications pair wrong halves (see docs/ble.md)
+            near = fam == "metamotion" and abs(c.recorded - c.delivered) <= 0.005 * c.delivered
             ok = (
-                exact
+                (exact or near)
                 and max(c.reconnect_delays_s, default=0.0) < 5.0
                 and c.time_err_spread_s < c.period_s
                 and (c.gap_mismatches == [] if fam in DEVICE_TIME else True)

@@ -119,6 +119,21 @@ def check_sensor(run: SessionRun, sensor_id: str) -> Check:
     m = min(n, len(idx))
     used = idx[:m]
     err = rec.t_s[:m] - (t_true[used] - run.t0_host_s)
+    if not matched:
+        # walk both sequences, matching each recorded sample to the next truth sample with
+        # the same accelerometer counts (an extra or missing sample no longer shifts the rest)
+        tol = ACC_TOL.get(p.family.name, 0.01) * 1.01 + 1e-6
+        pairs = []
+        i = 0
+        for jj in range(n):
+            window = acc_true[i : i + 64]
+            hit = np.nonzero(np.all(np.abs(window - rec.acc_m_s2[jj]) <= tol, axis=1))[0]
+            if len(hit):
+                pairs.append((jj, i + int(hit[0])))
+                i = i + int(hit[0]) + 1
+        if pairs:
+            js, its = (np.array(v) for v in zip(*pairs))
+            err = rec.t_s[js] - (t_true[its] - run.t0_host_s)
     # gaps: between consecutive recorded samples, the truth says how many are missing
     t_rec = rec.t_s[:m]
     dt_true = np.diff(t_true[used])
