@@ -24,7 +24,7 @@ from companion.sources.virtual_time import run_virtual
 
 from .emulated_session import check_sensor, failed_states, run_session
 
-FAULTS = "drop=0.02,dup=0.01,disconnect_every=20"
+FAULTS = "drop=0.02,dup=0.01,disconnect_every=15"
 DEVICE_TIME = {"calf", "movesense", "dot"}
 # (family, rate, connection interval): moderate rates and the intervals these devices get
 # keep the suite fast; tools/ble_soak.py runs 10 minutes at the default rates
@@ -39,7 +39,7 @@ CASES = [
 
 @pytest.mark.parametrize(("family", "rate_hz", "ci_s"), CASES)
 def test_session_with_faults_matches_truth(family, rate_hz, ci_s):
-    run = run_session(family, duration_s=50.0, faults=FAULTS, rate_hz=rate_hz, seed=3, ci_s=ci_s)
+    run = run_session(family, duration_s=40.0, faults=FAULTS, rate_hz=rate_hz, seed=3, ci_s=ci_s)
     assert failed_states(run) == []
     checks = [check_sensor(run, sid) for sid in ("shin_left", "foot_left")]
     for c in checks:
