@@ -12,6 +12,7 @@ import argparse
 import importlib
 import logging
 import sys
+from typing import NoReturn
 
 from companion import __version__
 from companion.errors import CompanionError
@@ -31,8 +32,19 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (what, and where to look) + exit 2.
+
+    argparse's default prints the whole usage block before the error; a user who mistyped one
+    option then has to find the one line that matters. Help (``-h``) is unchanged.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineArgumentParser(
         prog="companion",
         description=(
             "Coach calf raises, tibialis raises and calf stretches from two IMUs "

@@ -77,8 +77,9 @@ def _placements(args: argparse.Namespace) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from companion.storage import write_session
+    from companion.storage import check_writable_session_path, write_session
 
+    check_writable_session_path(args.out)  # fail before the import's work, not after
     sources = list(args.sources)
     for f in (args.shin, args.foot):
         if f is not None and f not in sources:

@@ -206,7 +206,45 @@ def expand_paths(paths: list[Path], *, suffixes: tuple[str, ...] = DATA_SUFFIXES
         if r not in seen:
             seen.add(r)
             unique.append(p)
+    for p in unique:
+        try:
+            empty = p.stat().st_size == 0
+        except OSError:
+            continue  # the reader says why it cannot be read
+        if empty:
+            msg = f"{p}: is empty (0 bytes); export it again, or leave it out of the import"
+            raise ImportFormatError(msg)
+        _refuse_binary(p)
     return unique
+
+
+def _refuse_binary(path: Path) -> None:
+    """Exports are text: refuse session files, UTF-16 text and other binary data up front."""
+    import gzip
+
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(4096)
+        if raw[:2] == b"\x1f\x8b":
+            with gzip.open(path, "rb") as fh:
+                raw = fh.read(4096)
+    except (OSError, EOFError):
+        return  # the readers say why it cannot be read (damaged gzip, permissions)
+    if raw.startswith(b"\xff\xff\xff\xff"):
+        msg = (
+            f"{path}: is a companion session file, not an export; open it directly "
+            f"(companion inspect {path.name}) without import"
+        )
+        raise ImportFormatError(msg)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        msg = f"{path}: is UTF-16 text; save it as UTF-8 (or plain CSV) and import that"
+        raise ImportFormatError(msg)
+    if b"\x00" in raw:
+        msg = (
+            f"{path}: holds binary data, not a text export; check the file and --from "
+            "(exports are CSV/TSV/TXT text, optionally gzip-compressed)"
+        )
+        raise ImportFormatError(msg)
 
 
 def read_head(path: Path, n_lines: int, *, n_bytes: int = 65536) -> list[str]:
@@ -755,9 +793,12 @@ def assemble_session(
             lead = int(np.argmax(valid))
             trail = int(np.argmax(valid[::-1]))
             if lead or trail:
+                ends = [
+                    f"{n} at the {where_}" for n, where_ in ((lead, "start"), (trail, "end")) if n
+                ]
                 warnings.append(
-                    f"{sid} ({s.files[0].name}): dropped {lead} invalid row(s) at the start "
-                    f"and {trail} at the end"
+                    f"{sid} ({s.files[0].name}): dropped invalid rows ({' and '.join(ends)}; "
+                    "a row cut short or without numbers)"
                 )
         chunks[sid] = ImuChunk(
             sensor_id=sid,

@@ -43,6 +43,7 @@ from __future__ import annotations
 import csv
 import fnmatch
 import io
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -137,6 +138,42 @@ def _columns(path: Path, where: str, v: Any, n: int) -> tuple[Column, ...]:
     return tuple(_column(path, where, x) for x in v)
 
 
+_FORMAT_KEYS = ("decimal", "delimiter", "header_rows", "line_regex", "skip_rows")
+_TIME_KEYS = ("column", "rate_hz", "unit")
+_SENSOR_KEYS = (
+    "acc", "acc_unit", "counter", "files", "gyr", "gyr_unit", "name", "quat", "quat_order",
+    "segment", "side",
+)  # fmt: skip
+_REFERENCE_KEYS = ("column", "files", "name", "offset", "scale")
+
+
+def _table(path: Path, where: str, v: Any, known: tuple[str, ...]) -> dict[str, Any]:
+    """``v`` as a TOML table holding only ``known`` keys (a typo is an error, never ignored)."""
+    if not isinstance(v, dict):
+        raise _err(path, where, f"must be a table, got {v!r}", f"write {where} as a TOML table")
+    unknown = sorted(set(v) - set(known))
+    if unknown:
+        raise _err(
+            path,
+            where,
+            f"unknown key(s) {', '.join(unknown)}",
+            f"use only {', '.join(known)} (check the spelling)",
+        )
+    return v
+
+
+def _tables(path: Path, where: str, v: Any, known: tuple[str, ...]) -> list[dict[str, Any]]:
+    if not isinstance(v, list):
+        raise _err(path, where, f"must be an array of tables, got {v!r}", f"write {where} blocks")
+    return [_table(path, f"{where} #{i}", x, known) for i, x in enumerate(v, start=1)]
+
+
+def _number(path: Path, where: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        raise _err(path, where, f"{v!r} is not a number", "write a plain number such as 1.0")
+    return float(v)
+
+
 def load_map(path: Path, *, fmt: str = "generic") -> ImportMap:
     """Read and check a TOML map; every problem is one :class:`ImportFormatError` sentence."""
     path = Path(path)
@@ -192,7 +229,9 @@ def load_map(path: Path, *, fmt: str = "generic") -> ImportMap:
             placement_rule=rule,
         )  # fmt: skip
 
-    fmt_t = doc.get("format", {})
+    if not isinstance(doc.get("description", ""), str):
+        raise _err(path, "description", "must be text", 'write description = "..."')
+    fmt_t = _table(path, "[format]", doc.get("format", {}), _FORMAT_KEYS)
     delim_txt = str(fmt_t.get("delimiter", ","))
     delimiter = {"tab": "\t", "\\t": "\t", "whitespace": "whitespace", "space": "whitespace"}.get(
         delim_txt.lower(), delim_txt
@@ -249,8 +288,9 @@ def load_map(path: Path, *, fmt: str = "generic") -> ImportMap:
         )
 
     time_t = doc.get("time")
-    if not isinstance(time_t, dict):
+    if time_t is None:
         raise _err(path, "[time]", "missing", "add [time] with column and unit (or rate_hz)")
+    time_t = _table(path, "[time]", time_t, _TIME_KEYS)
     rate_hz = time_t.get("rate_hz")
     time_col = time_t.get("column")
     if (rate_hz is None) == (time_col is None):
@@ -277,8 +317,9 @@ def load_map(path: Path, *, fmt: str = "generic") -> ImportMap:
         )
 
     sensors_t = doc.get("sensor")
-    if not isinstance(sensors_t, list) or not sensors_t:
+    if not sensors_t:
         raise _err(path, "[[sensor]]", "no sensor described", "add one [[sensor]] table per IMU")
+    sensors_t = _tables(path, "[[sensor]]", sensors_t, _SENSOR_KEYS)
     sensors = []
     for i, st in enumerate(sensors_t, start=1):
         w = f"sensor #{i}"
@@ -354,7 +395,9 @@ def load_map(path: Path, *, fmt: str = "generic") -> ImportMap:
             )
         )
     refs = []
-    for j, rt in enumerate(doc.get("reference", []), start=1):
+    for j, rt in enumerate(
+        _tables(path, "[[reference]]", doc.get("reference", []), _REFERENCE_KEYS), start=1
+    ):
         w = f"reference #{j}"
         if "name" not in rt or "column" not in rt:
             raise _err(
@@ -367,8 +410,8 @@ def load_map(path: Path, *, fmt: str = "generic") -> ImportMap:
             MapReference(
                 name=str(rt["name"]),
                 column=_column(path, w, rt["column"]),
-                scale=float(rt.get("scale", 1.0)),
-                offset=float(rt.get("offset", 0.0)),
+                scale=_number(path, f"{w} scale", rt.get("scale", 1.0)),
+                offset=_number(path, f"{w} offset", rt.get("offset", 0.0)),
                 files=None if rt.get("files") is None else str(rt["files"]),
             )
         )

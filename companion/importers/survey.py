@@ -73,7 +73,11 @@ def survey_file(path: Path) -> FileSurvey:
     text = read_text(path)
     sample = "\n".join(head)
     delim = "\t" if sample.count("\t") > sample.count(",") else ","
-    rows = list(csv.reader(io.StringIO(text), delimiter=delim))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delim))
+    except csv.Error as exc:
+        msg = f"{path}: is not readable as CSV/TSV text ({exc}); check the file and --from"
+        raise ImportFormatError(msg) from None
     header: tuple[str, ...] = ()
     start = 0
     for i, row in enumerate(rows):

@@ -46,6 +46,7 @@ __all__ = [
     "SUFFIX",
     "LoadReport",
     "SessionWriter",
+    "check_writable_session_path",
     "load_session",
     "load_session_with_report",
     "write_session",
@@ -307,6 +308,35 @@ class SessionWriter:
         self.close()
 
 
+def check_writable_session_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+    """Raise :class:`SessionFileError` now if ``path`` cannot take a new session file.
+
+    Commands call it before long work (an import, a simulation) so a mistyped ``--out`` fails
+    at once instead of after the work; :func:`write_session` checks again when writing.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise SessionFileError(
+            path, "is a folder", advice="Give a file name such as session.calf inside it."
+        )
+    if path.exists() and not overwrite:
+        raise SessionFileError(
+            path, "already exists", advice="Choose another name; nothing was overwritten."
+        )
+    if not path.parent.is_dir():
+        raise SessionFileError(
+            path,
+            f"cannot be written: the folder {path.parent} does not exist",
+            advice="Create it first or choose another place.",
+        )
+    if not os.access(path.parent, os.W_OK):
+        raise SessionFileError(
+            path,
+            f"cannot be written: the folder {path.parent} is read-only",
+            advice="Choose a folder you can write to.",
+        )
+
+
 def write_session(
     path: str | os.PathLike[str], session: Session, *, overwrite: bool = False
 ) -> None:
@@ -317,12 +347,7 @@ def write_session(
     existing one. Without ``overwrite`` an existing ``path`` is an error.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise SessionFileError(
-            path, "already exists", advice="Choose another name; nothing was overwritten."
-        )
-    if not path.parent.is_dir():
-        raise SessionFileError(path, "cannot be written: its folder does not exist")
+    check_writable_session_path(path, overwrite=overwrite)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     try:
@@ -380,7 +405,7 @@ def _sniff_kind(head: bytes) -> str:
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
-        return "not an Arrow stream"
+        return "binary data of another kind"
     if text.lstrip().startswith(("{", "[")):
         return "a JSON text file"
     if "," in text or "\t" in text or ";" in text:
@@ -402,9 +427,11 @@ def load_session_with_report(path: str | os.PathLike[str]) -> tuple[Session, Loa
         with open(path, "rb") as fh:
             head = fh.read(16)
     except FileNotFoundError:
-        raise SessionFileError(path, "does not exist") from None
+        raise SessionFileError(path, "does not exist", advice="Check the path.") from None
     except IsADirectoryError:
-        raise SessionFileError(path, "is a folder, not a session file") from None
+        raise SessionFileError(
+            path, "is a folder, not a session file", advice="Name a .calf file inside it."
+        ) from None
     except OSError as exc:
         raise SessionFileError(path, f"cannot be read ({exc.strerror})") from None
     if size == 0:
@@ -417,7 +444,7 @@ def load_session_with_report(path: str | os.PathLike[str]) -> tuple[Session, Loa
     src = pa.memory_map(str(path), "r")
     try:
         reader = pa.ipc.open_stream(src)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise SessionFileError(
             path,
             f"is truncated or corrupted in its header ({_short(exc)})",
@@ -442,15 +469,12 @@ def load_session_with_report(path: str | os.PathLike[str]) -> tuple[Session, Loa
         try:
             batch, custom = reader.read_next_batch_with_custom_metadata()
         except StopIteration:
+            if offset >= size:  # ended on a message boundary but without the end marker
+                _note_truncated(report, offset, batches)
             break
         except (pa.ArrowInvalid, OSError, pa.ArrowException) as exc:
-            if offset >= size - 8 or "Expected to be able to read" in str(exc) or "EOF" in str(exc):
-                report.truncated = True
-                t_end = _last_time(batches)
-                report.warnings.append(
-                    f"the file ends mid-write at byte {offset} (the recorder was stopped "
-                    f"abruptly); everything up to t = {t_end:.1f} s was recovered"
-                )
+            if _ends_mid_message(path, offset, size, exc):
+                _note_truncated(report, offset, batches)
                 break
             raise SessionFileError(
                 path,
@@ -459,7 +483,16 @@ def load_session_with_report(path: str | os.PathLike[str]) -> tuple[Session, Loa
             ) from None
         report.n_batches += 1
         custom = custom or {}
-        if CRC_KEY in custom and int(custom[CRC_KEY]) != _batch_crc(batch):
+        try:
+            crc_ok = CRC_KEY not in custom or int(custom[CRC_KEY]) == _batch_crc(batch)
+        except (ValueError, pa.ArrowException) as exc:  # a damaged schema or CRC text
+            raise SessionFileError(
+                path,
+                f"is corrupted ({_short(exc)})",
+                where=f"record batch {report.n_batches - 1} at byte {offset}",
+                advice="Restore it from a backup.",
+            ) from None
+        if not crc_ok:
             raise SessionFileError(
                 path,
                 "is corrupted (checksum mismatch)",
@@ -479,9 +512,66 @@ def load_session_with_report(path: str | os.PathLike[str]) -> tuple[Session, Loa
         report.warnings.append(f"{size - src.tell()} bytes after the end-of-stream marker ignored")
     try:
         session = _build_session(header, batches, events, reader.schema)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise SessionFileError(path, f"has inconsistent contents ({_short(exc)})") from None
+    except KeyError as exc:
+        key = exc.args[0] if exc.args else ""
+        if not isinstance(key, str) or not key.isidentifier():  # Arrow: a column is missing
+            raise SessionFileError(
+                path,
+                f"has inconsistent contents ({_short(exc)})",
+                advice="It cannot be read; restore it from a backup.",
+            ) from None
+        raise SessionFileError(
+            path,
+            f"has a corrupted header (the entry {exc.args[0]!r} is missing)",
+            where="header",
+            advice="It cannot be read; restore it from a backup.",
+        ) from None
+    except (ValueError, TypeError, AttributeError, IndexError, pa.ArrowException) as exc:
+        raise SessionFileError(
+            path,
+            f"has inconsistent contents ({_short(exc)})",
+            advice="It cannot be read; restore it from a backup.",
+        ) from None
     return session, report
+
+
+def _note_truncated(report: LoadReport, offset: int, batches: list[pa.RecordBatch]) -> None:
+    report.truncated = True
+    if batches:
+        kept = f"everything up to t = {_last_time(batches):.1f} s was recovered"
+    else:
+        kept = "no samples had been written yet"
+    report.warnings.append(
+        f"the file ends mid-write at byte {offset} (the recorder was stopped abruptly); {kept}"
+    )
+
+
+def _ends_mid_message(path: Path, offset: int, size: int, exc: BaseException) -> bool:
+    """Whether the message at ``offset`` failed because the file ends inside it (truncation).
+
+    A message starts with the continuation marker and its metadata length; when the file is
+    shorter than that, or Arrow says it ran out of bytes, the writer was stopped mid-write.
+    Anything else (bytes present but wrong) is corruption.
+    """
+    if offset + 8 > size:
+        return True
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            prefix = fh.read(8)
+    except OSError:
+        return False
+    if prefix[:4] == _ARROW_CONTINUATION:
+        meta_len = int.from_bytes(prefix[4:8], "little", signed=True)
+        if meta_len > 0 and offset + 8 + meta_len > size:
+            return True
+    text = str(exc)
+    return (
+        "Expected to be able to read" in text
+        or "but only read" in text
+        or "EOF" in text
+        or "only 0 bytes available" in text
+    )
 
 
 def _short(exc: BaseException) -> str:
