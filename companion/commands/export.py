@@ -1,11 +1,11 @@
 """``companion export FILE --format csv --out DIR``: plain CSV for spreadsheets and researchers.
 
-Writes, into DIR, one CSV per sensor (``<stem>.<sensor_id>.csv``: ``t_s, acc_x_m_s2 ...``),
-the reference tracks (``<stem>.references.csv``), the gaps (``<stem>.gaps.csv``) and the
-header, annotations and plan (``<stem>.metadata.json``). With ``--angles`` it adds
-``<stem>.angles_<side>.csv`` per leg: the analysis' per-sample channels (sagittal and frontal
-ankle angle, shin inclination, foot pitch, knee tracking, angular velocity, validity, rep and
-phase labels). Nothing is written if any target file already exists.
+Writes, into DIR, one CSV per sensor (STEM.SENSOR_ID.csv: t_s, acc_x_m_s2 ...), the
+reference tracks (STEM.references.csv), the gaps (STEM.gaps.csv) and the header, annotations
+and plan (STEM.metadata.json). With --angles it adds STEM.angles_SIDE.csv per leg: the
+analysis' per-sample channels (sagittal and frontal ankle angle, shin inclination, foot pitch,
+knee tracking, angular velocity, validity, rep and phase labels). DIR is created if its parent
+folder exists; nothing is written if any target file already exists.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,7 @@ def export_tables(session: Session, *, angles: bool) -> dict[str, pa.Table | str
             {
                 "track": pa.array(rows_name, pa.string()),
                 "t_s": np.concatenate(rows_t),
-                "value": np.concatenate(rows_v),
+                "value": np.concatenate(rows_v) + 0.0,  # + 0.0: no "-0" in the CSV
             }
         )
     out["gaps.csv"] = pa.table(
@@ -111,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
     out_dir: Path = args.out
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is a file; give a folder")
+    if not out_dir.exists() and not out_dir.parent.is_dir():
+        raise UsageError(
+            f"--out {out_dir}: the folder {out_dir.parent} does not exist; create it first "
+            "or choose another --out, nothing was written"
+        )
     stem = args.files[0].stem if args.from_format is None else "import"
     tables = export_tables(session, angles=args.angles)
     targets = {out_dir / f"{stem}.{suffix}": obj for suffix, obj in tables.items()}
@@ -121,9 +127,9 @@ def run(args: argparse.Namespace) -> int:
             + (f" (and {len(existing) - 1} more)" if len(existing) > 1 else "")
             + "; choose another --out folder, nothing was written"
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     try:
+        out_dir.mkdir(exist_ok=True)
         for path, obj in targets.items():
             tmp = path.with_name(f".{path.name}.tmp")
             if isinstance(obj, str):
@@ -135,9 +141,14 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         for p in written:
             p.unlink(missing_ok=True)
-        raise UsageError(f"cannot write into {out_dir}: {exc.strerror}") from None
+        for p in targets:
+            p.with_name(f".{p.name}.tmp").unlink(missing_ok=True)
+        raise UsageError(
+            f"cannot write into {out_dir} ({exc.strerror}); choose another --out, "
+            "nothing was written"
+        ) from None
     for w in report.warnings:
-        print(f"warning: {w}")
+        print(f"warning: {w}", file=sys.stderr)
     for p in written:
         print(p)
     return 0

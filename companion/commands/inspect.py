@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import sys
 
 import numpy as np
 
-from companion.commands._common import add_source_arguments, open_from_args
+from companion.commands._common import add_source_arguments, open_from_args, open_source
+from companion.errors import CompanionError
 from companion.model import Session
+from companion.storage import LoadReport
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -73,15 +76,61 @@ def summarize(session: Session) -> dict:
     }
 
 
+def _compact(value: object, width: int = 96) -> str:
+    """One short line for a metadata value: floats to 4 significant digits, cut at ``width``."""
+
+    def rounded(v: object) -> object:
+        if isinstance(v, float):
+            return float(f"{v:.4g}")
+        if isinstance(v, dict):
+            return {k: rounded(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [rounded(x) for x in v]
+        return v
+
+    text = value if isinstance(value, str) else json.dumps(rounded(value), default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def run(args: argparse.Namespace) -> int:
-    session, report = open_from_args(args)
+    if args.from_format is not None or len(args.files) == 1:
+        session, report = open_from_args(args)
+        info = _info(session, report)
+        if args.json:
+            print(json.dumps(info, indent=2, default=str))
+        else:
+            _print_text(", ".join(str(f) for f in args.files), info)
+        return 0
+    # Several session files: each on its own; one unreadable file does not hide the others.
+    infos: list[dict] = []
+    failed = 0
+    for i, path in enumerate(args.files):
+        try:
+            session, report = open_source([path], None)
+        except CompanionError as exc:
+            print(f"companion inspect: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        info = _info(session, report)
+        if args.json:
+            infos.append({"file": str(path), **info})
+        else:
+            if i:
+                print()
+            _print_text(str(path), info)
+    if args.json:
+        print(json.dumps(infos, indent=2, default=str))
+    return 2 if failed else 0
+
+
+def _info(session: Session, report: LoadReport) -> dict:
     info = summarize(session)
     info["warnings"] = list(report.warnings) + list(session.extra.get("import_warnings", []))
-    if args.json:
-        print(json.dumps(info, indent=2, default=str))
-        return 0
-    name = ", ".join(str(f) for f in args.files)
-    print(f"{name}")
+    return info
+
+
+def _print_text(name: str, info: dict) -> None:
+    print(name)
     made_by = f" (companion {info['app_version']})" if info["app_version"] else ""
     print(f"  source:     {info['source'] or 'unknown'}{made_by}")
     print(f"  started:    {info['start_time_utc'] or 'unknown'}")
@@ -94,23 +143,31 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"    {s['sensor_id']:<11} {s['family']:<10} {s['segment']}/{s['side']:<6} "
             f"{s['samples']:>8} samples  {s['nominal_rate_hz']:g} Hz nominal, {rate_txt}, "
-            f"loss {s.get('loss_pct', 0.0):.2f} %, {s['gaps']} gaps"
+            f"loss {s.get('loss_pct', 0.0):.2f} %, {s['gaps']} gap{'' if s['gaps'] == 1 else 's'}"
             + (f"  [{', '.join(e.removeprefix('has_') for e in extras)}]" if extras else "")
             + (f"  {s['address']}" if s["address"] else "")
         )
     if info["reference_tracks"]:
-        refs = ", ".join(f"{k} ({v} samples)" for k, v in info["reference_tracks"].items())
+        tracks = info["reference_tracks"]
+        if len(tracks) > 1 and len(set(tracks.values())) == 1:
+            refs = f"{', '.join(tracks)} ({next(iter(tracks.values()))} samples each)"
+        else:
+            refs = ", ".join(f"{k} ({v} samples)" for k, v in tracks.items())
         print(f"  references: {refs}")
     if info["annotations"]:
         print("  annotations: " + ", ".join(f"{k} × {v}" for k, v in info["annotations"].items()))
     if info["plan"]:
-        print(f"  plan:       {json.dumps(info['plan'])}")
+        plan = info["plan"]
+        title = plan.get("name") if isinstance(plan, dict) else None
+        print(f"  plan:       {_compact(title or plan)}")
     print(f"  calibration: {info['calibration']}")
     if info["notes"]:
         print(f"  notes:      {info['notes']}")
     extra = {k: v for k, v in info["extra"].items() if k != "import_warnings"}
     if extra:
-        print(f"  extra:      {json.dumps(extra, default=str)}")
+        print("  extra:      (all of it with --json)")
+        width = max(len(k) for k in extra)
+        for k, v in extra.items():
+            print(f"    {k:<{width}}  {_compact(v)}")
     for w in info["warnings"]:
         print(f"  warning:    {w}")
-    return 0

@@ -435,7 +435,11 @@ def load_session_with_report(path: str | os.PathLike[str]) -> tuple[Session, Loa
     except OSError as exc:
         raise SessionFileError(path, f"cannot be read ({exc.strerror})") from None
     if size == 0:
-        raise SessionFileError(path, "is empty (0 bytes)", advice="The recording holds nothing.")
+        raise SessionFileError(
+            path,
+            "is empty (0 bytes)",
+            advice="Nothing was ever written to it; record again or pick another file.",
+        )
     if not head.startswith(_ARROW_CONTINUATION):
         raise SessionFileError(
             path, f"is not a calf companion session file: it looks like {_sniff_kind(head)}"

@@ -1,0 +1,85 @@
+"""inspect and export as a user reads them (QA): several files, readable metadata, safe --out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from companion.cli import main
+from companion.storage import write_session
+from tests.storage.test_session_file import make_session
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> list[Path]:
+    out = []
+    for seed in (1, 2):
+        p = tmp_path / f"s{seed}.calf"
+        session = make_session(200, seed=seed)
+        session.extra["faults"] = {"shin": {"bias": [0.123456789, -2.0e-7]}}
+        write_session(p, session)
+        out.append(p)
+    return out
+
+
+def test_inspect_several_session_files(files: list[Path], capsys: pytest.CaptureFixture) -> None:
+    assert main(["inspect", *map(str, files)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("  source:") == 2
+    assert out.index(str(files[0])) < out.index(str(files[1]))
+
+
+def test_inspect_several_keeps_going_past_a_bad_file(
+    files: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    bad = tmp_path / "bad.calf"
+    bad.write_bytes(b"")
+    assert main(["inspect", str(files[0]), str(bad), str(files[1])]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.count("  source:") == 2
+    assert captured.err.strip().splitlines() == [
+        f"companion inspect: {bad}: is empty (0 bytes). Nothing was ever written to it; "
+        "record again or pick another file."
+    ]
+    assert main(["inspect", "--json", *map(str, files)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [d["file"] for d in doc] == [str(f) for f in files]
+
+
+def test_inspect_extra_is_short_and_rounded(files: list[Path], capsys) -> None:
+    assert main(["inspect", str(files[0])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    faults = next(line for line in lines if line.strip().startswith("faults"))
+    assert '{"shin": {"bias": [0.1235, -2e-07]}}' in faults
+    assert all(len(line) < 200 for line in lines if not line.startswith("    shin_left"))
+    assert any(line.endswith(", 1 gap  [quaternion, counter]  AA:BB:CC:DD:EE:01") for line in lines)
+
+
+def test_export_refuses_a_missing_parent_and_keeps_existing_files(
+    files: list[Path], tmp_path: Path, capsys
+) -> None:
+    missing = tmp_path / "no" / "such" / "dir"
+    assert main(["export", str(files[0]), "--out", str(missing)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
+    out = tmp_path / "csv"
+    assert main(["export", str(files[0]), "--out", str(out)]) == 0
+    capsys.readouterr()
+    gaps = out / "s1.gaps.csv"
+    gaps.write_text("mine")
+    assert main(["export", str(files[0]), "--out", str(out)]) == 2
+    assert gaps.read_text() == "mine"
+
+
+def test_export_references_have_no_negative_zero(tmp_path: Path, capsys) -> None:
+    session = make_session(50)
+    track = next(iter(session.references.values()))
+    track.values[:] = -0.0
+    p = tmp_path / "z.calf"
+    write_session(p, session)
+    assert main(["export", str(p), "--out", str(tmp_path / "o")]) == 0
+    text = (tmp_path / "o" / "z.references.csv").read_text()
+    assert ",-0\n" not in text
+    assert ",0\n" in text
