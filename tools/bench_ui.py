@@ -27,10 +27,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from companion.model import Session  # noqa: E402
-from companion.sources.base import LinkState, LinkStateChanged  # noqa: E402
+from companion.model import Session
+from companion.sources.base import LinkState, LinkStateChanged
 
 
 class LinkPacedSource:
@@ -120,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             redraw_hz=args.redraw_hz,
         )
 
-    run = run_window(
-        make, duration_s=args.duration, screenshot=args.screenshot, on_started=started
-    )
+    run = run_window(make, duration_s=args.duration, screenshot=args.screenshot, on_started=started)
     wall = time.monotonic() - marks["t"]
     cpu = time.process_time() - marks["cpu"]
     frames = run.frames - marks["frames"]
@@ -138,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         f"  machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, Qt platform {os.environ.get('QT_QPA_PLATFORM')}"
     )
-    print(f"  notifications delivered: {source.notifications} "
-          f"({source.notifications / args.duration:.0f}/s)")
+    print(
+        f"  notifications delivered: {source.notifications} "
+        f"({source.notifications / args.duration:.0f}/s)"
+    )
     print(f"  frames/s:                {frames / wall:.1f}   (target ≥ 30)")
     if ft_ms.size:
         print(

@@ -112,6 +112,10 @@ def run_window(
     finished = loop.create_future()
 
     async def finish() -> None:
+        t0 = time.monotonic()  # a screenshot waits (up to 60 s) for work the user awaits
+        busy = window.busy
+        while screenshot is not None and busy() and time.monotonic() - t0 < 60.0:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
         window.close()  # saves the screenshot (closeEvent), then stops the timers
 
     def on_closed() -> None:

@@ -494,6 +494,31 @@ class CoachState:
             text = {"knee_in": KNEE_IN_TEXT, "bounce": BOUNCE_TEXT}.get(ev.kind, ev.message)
             self.warnings.append(WarningView(kind=ev.kind, message=text, t_s=ev.t_s))
 
+    def analysis_result(self, session_t0_s: float) -> Any | None:
+        """The streaming analysis as an ``AnalysisResult`` (what ``analyze_session`` returns)
+        when it has seen the session from its first sample, else None. Streaming and batch
+        analysis are identical by construction (``tests/analysis``), so the end-of-session
+        score can reuse it instead of analysing the recording a second time."""
+        an = self.analyzer
+        if an is None or not self.t_first_s <= session_t0_s + 1e-9:
+            return None
+        frames = getattr(an, "frames", None)
+        if frames is None:
+            return None
+        from companion.analysis import AnalysisResult
+
+        evs = self.events
+        return AnalysisResult(
+            reps=[e.rep for e in evs if isinstance(e, RepCompleted)],
+            sets=[e.set for e in evs if isinstance(e, SetCompleted)],
+            holds=[e.hold for e in evs if isinstance(e, HoldEnded)],
+            warnings=[e for e in evs if isinstance(e, Warning)],
+            channels=frames(),
+            calibration=getattr(an, "calibration", None),
+            events=list(evs),
+            side=self.side,
+        )
+
     def finish(self) -> list[AnalysisEvent]:
         """The source ended: let the analysis close what is open (a last rep or hold)."""
         fin = getattr(self.analyzer, "finish", None)

@@ -50,7 +50,9 @@ def add_window_arguments(p: argparse.ArgumentParser) -> None:
         metavar="OUT.png",
         help="save the window as a PNG when it closes",
     )
-    p.add_argument("--dark", action="store_true", help="use the dark palette for this run")
+    p.add_argument(
+        "--dark", action="store_true", help="use the dark palette for this run (View menu: always)"
+    )
     p.add_argument(
         "--devices",
         action="store_true",
@@ -102,8 +104,6 @@ def launch(
         from companion.ui.window import MainWindow
 
         settings = QSettings()
-        if getattr(args, "dark", False):
-            settings.setValue("view/theme", "dark")
         if getattr(args, "window", None):
             settings.setValue("view/window_s", min(max(args.window, 10.0), 60.0))
         return MainWindow(
@@ -115,6 +115,7 @@ def launch(
             plan=plan,
             scan=scan,
             connect=connect,
+            theme="dark" if getattr(args, "dark", False) else None,
         )
 
     def started(window: Any) -> Any:

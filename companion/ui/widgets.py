@@ -233,6 +233,8 @@ class PacingCue(_Painted):
             return "Hold at the top"
         if self.phase == "rise":
             return "Up quickly"
+        if self.phase == "done":
+            return "Session done: the report is on the left (S toggles it)"
         return "Ready: rise when you are"
 
     @property

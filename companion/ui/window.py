@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         scan: Callable[[float], Any] | None = None,
         connect: Callable[[list[Any]], SampleSource] | None = None,
         record_dir: Path | None = None,
+        theme: str | None = None,
     ) -> None:
         super().__init__()
         self.source = source
@@ -100,8 +101,10 @@ class MainWindow(QMainWindow):
         self.plan = plan
         self.targets = targets
         self.settings = settings or QSettings()
-        theme_name = str(self.settings.value("view/theme", "light"))
+        theme_name = theme or str(self.settings.value("view/theme", "light"))
         self.theme = THEMES.get(theme_name, THEMES["light"])
+        self._theme_from_user = theme is None
+        """``--dark`` is for one run; a choice in the View menu is remembered."""
         window_s = float(self.settings.value("view/window_s", 20.0))
         self.coach = CoachState(
             source.sensors,
@@ -353,7 +356,8 @@ class MainWindow(QMainWindow):
         if not self._offscreen():  # a headless run has no meaningful geometry
             self.settings.setValue("window/geometry", self.saveGeometry())
             self.settings.setValue("window/state", self.saveState())
-        self.settings.setValue("view/theme", self.theme.name)
+        if self._theme_from_user:
+            self.settings.setValue("view/theme", self.theme.name)
         self.settings.setValue("view/window_s", self.plot.window_s)
         self.settings.setValue("view/segments", "true" if self.plot.show_segments else "false")
         self.settings.setValue("view/tick", "true" if self._tick_enabled else "false")
@@ -485,7 +489,8 @@ class MainWindow(QMainWindow):
         phase, elapsed, target = c.pacing()
         if c.rep_in_progress is None and phase != "rest" and elapsed > 2 * max(target, 1.0):
             phase, elapsed, target = "rest", 0.0, 0.0
-        self.pacing.update_from(phase, elapsed, target)
+        finished = self._source_done or (self.replay is not None and self.replay.finished)
+        self.pacing.update_from("done" if finished else phase, elapsed, target)
         self._maybe_tick(phase, elapsed)
         h = c.hold
         self.hold_timer.update_from(
@@ -637,14 +642,28 @@ class MainWindow(QMainWindow):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def busy(self) -> bool:
+        """Work is under way whose result the user is waiting for: a catch-up after a seek,
+        or the end-of-session report (``--screenshot`` waits for it)."""
+        if self._summary_shown and not self.summary_ready:
+            return True
+        r = self.replay
+        if r is not None and r.finished and not self._summary_shown:
+            return True
+        return r is not None and r.cursor_s > r.position_s + 1e-9
+
     async def _summarize(self) -> None:
         session: Session | None = getattr(self.source, "session", None)
         text = ""
         if session is not None:
             self._set_status("Scoring the session…")
             loop = asyncio.get_running_loop()
+            t0 = min(float(c.t_s[0]) for c in session.chunks.values() if len(c))
+            analysis = None
+            if len({s.placement.side for s in session.sensors}) == 1:
+                analysis = self.coach.analysis_result(t0)
             text, self.score_doc = await loop.run_in_executor(
-                None, scoring_report, session, self.targets
+                None, scoring_report, session, self.targets, analysis
             )
         if not text:
             text = own_summary_text(self.coach)
@@ -821,6 +840,8 @@ class MainWindow(QMainWindow):
         self._update_calibration_label()
 
     def set_dark(self, on: bool) -> None:
+        if self.sender() is self.act_dark:
+            self._theme_from_user = True
         self.theme = THEMES["dark" if on else "light"]
         app = QApplication.instance()
         if isinstance(app, QApplication):
@@ -945,15 +966,34 @@ def own_summary_text(c: CoachState) -> str:
     return "Session summary\n\n" + "\n\n".join(parts) if parts else ""
 
 
-def scoring_report(session: Session, targets: Targets) -> tuple[str, dict[str, Any] | None]:
+def advice_first(table: str) -> str:
+    """Move the report's "next time:" advice right under its headline, where it is read."""
+    lines = table.splitlines()
+    try:
+        i = next(k for k, line in enumerate(lines) if line.strip().lower() == "next time:")
+    except StopIteration:
+        return table
+    j = i + 1
+    while j < len(lines) and lines[j].strip():
+        j += 1
+    advice = lines[i:j]
+    rest = lines[:i] + lines[j:]
+    head = next((k for k, line in enumerate(rest) if not line.strip()), len(rest))
+    return "\n".join([*rest[:head], "", *advice, *rest[head:]]).rstrip() + "\n"
+
+
+def scoring_report(
+    session: Session, targets: Targets, analysis: Any = None
+) -> tuple[str, dict[str, Any] | None]:
     """``companion score``'s document and table for ``session`` under the window's plan
-    (``("", None)`` when scoring fails; the log has why)."""
+    (``("", None)`` when scoring fails; the log has why). ``analysis``: the window's own
+    streaming analysis of the whole session, reused instead of a second pass."""
     from companion.scoring.report import render_table
     from companion.scoring.score import score_session
 
     try:
-        doc = score_session(session, targets.plan)
-        return str(render_table(doc)), doc
+        doc = score_session(session, targets.plan, analysis=analysis)
+        return advice_first(str(render_table(doc))), doc
     except CompanionError as exc:
         return f"The session could not be scored: {exc}", None
     except Exception:  # the window must survive a scoring bug; the log has the traceback

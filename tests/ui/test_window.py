@@ -105,7 +105,7 @@ def test_every_control_and_shortcut(calf_session: Session, tmp_path: Path) -> No
     async def script(w) -> None:
         K = Qt.Key
         w.activateWindow()
-        await until(w.isActiveWindow, 5.0, "the window to become active")
+        await until(w.isActiveWindow, 15.0, "the window to become active")
         # Space: play / pause
         assert source.paused
         _key(w, K.Key_Space)
@@ -123,19 +123,19 @@ def test_every_control_and_shortcut(calf_session: Session, tmp_path: Path) -> No
         assert source.speed == 16.0
         # → seeks forward 5 s, ← back (a rewind: the analysis restarts)
         _key(w, K.Key_Right)
-        await until(lambda: w.coach.latest_input_t_s >= 4.9, 5.0, "seek forward")
+        await until(lambda: w.coach.latest_input_t_s >= 4.9, 15.0, "seek forward")
         assert source.position_s == pytest.approx(5.0, abs=0.05)
         _key(w, K.Key_Right)
         _key(w, K.Key_Right)
-        await until(lambda: source.position_s >= 15.0, 5.0, "seek forward twice")
+        await until(lambda: source.position_s >= 15.0, 15.0, "seek forward twice")
         _key(w, K.Key_Left)
         assert source.rewinds == 1
-        await until(lambda: w.coach.latest_input_t_s >= 9.9, 5.0, "catch up after rewind")
+        await until(lambda: w.coach.latest_input_t_s >= 9.9, 15.0, "catch up after rewind")
         # Page Down: next rep (runs on until one completes); the button does the same
         _key(w, K.Key_PageDown)
-        await until(lambda: len(w.coach.reps) >= 1, 10.0, "next rep")
+        await until(lambda: len(w.coach.reps) >= 1, 20.0, "next rep")
         w.next_button.click()
-        await until(lambda: len(w.coach.reps) >= 2, 10.0, "next rep (button)")
+        await until(lambda: len(w.coach.reps) >= 2, 20.0, "next rep (button)")
         second_start = w.coach.reps[1].rep.t_start_s
         # Page Up: back to the previous rep (a rewind, then catch-up to before it)
         _key(w, K.Key_PageUp)
@@ -149,7 +149,7 @@ def test_every_control_and_shortcut(calf_session: Session, tmp_path: Path) -> No
         _key(w, K.Key_R)
         assert w.act_record.isChecked()
         source.play()
-        await until(lambda: source.position_s >= 24.0, 5.0, "some recorded samples")
+        await until(lambda: source.position_s >= 24.0, 15.0, "some recorded samples")
         source.pause()
         _key(w, K.Key_R)
         assert not w.act_record.isChecked()
@@ -165,7 +165,7 @@ def test_every_control_and_shortcut(calf_session: Session, tmp_path: Path) -> No
         assert source.speed == 1.0
         source.play()
         assert w.cal_label.text() == "Waiting for the sensors…"
-        await until(lambda: "stand still" in w.cal_label.text(), 5.0, "the calibration guide")
+        await until(lambda: "stand still" in w.cal_label.text(), 15.0, "the calibration guide")
         source.pause()
         # I: shin and foot curves; D: device panel; Ctrl+D: dark; T: tick; S: report; F1
         _key(w, K.Key_I)
@@ -185,7 +185,7 @@ def test_every_control_and_shortcut(calf_session: Session, tmp_path: Path) -> No
         assert "Space" in w.summary.text()
         # the device panel: scan, assign (remembered), connect request
         w.devices.scan_button.click()
-        await until(lambda: w.devices.found_table.rowCount() == 2, 5.0, "scan results")
+        await until(lambda: w.devices.found_table.rowCount() == 2, 15.0, "scan results")
         assert not w.devices.connect_button.isEnabled()
         w.devices.found_table.cellWidget(0, 1).setCurrentText("shin")
         w.devices.found_table.cellWidget(1, 1).setCurrentText("foot")
@@ -259,7 +259,7 @@ def test_a_disconnect_shows_reconnecting_then_recovers(calf_session: Session) ->
         assert w.devices.table.item(0, 1).text() == "reconnecting…"
         assert "reconnecting" in w.devices.state_label.text()
         src.gate.set()
-        await until(lambda: "sensors back" in w.status_label.text(), 5.0, "recovery notice")
+        await until(lambda: "sensors back" in w.status_label.text(), 15.0, "recovery notice")
         assert w.devices.table.item(0, 1).text() == "streaming"
 
     run(src, script, mode="emulate")
@@ -310,7 +310,7 @@ def test_the_window_survives_a_source_error(calf_session: Session) -> None:
             return None
 
     async def script(w) -> None:
-        await until(lambda: "stream stopped" in w.status_label.text(), 5.0, "error sentence")
+        await until(lambda: "stream stopped" in w.status_label.text(), 15.0, "error sentence")
         assert "Traceback" not in w.status_label.text()
 
     run(Broken(), script, mode="live")
