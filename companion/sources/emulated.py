@@ -347,7 +347,7 @@ def _encoder_streaming(enc: fp.DeviceEncoder) -> bool:
     state = getattr(enc, "state", None)
     if state is not None and hasattr(state, "streaming"):
         return bool(state.streaming)
-    for attr in ("streaming", "subscribed", "measuring"):
+    for attr in ("streaming", "subscribed", "measuring", "is_streaming"):
         if hasattr(enc, attr):
             return bool(getattr(enc, attr))
     return True

@@ -69,6 +69,10 @@ ENVELOPE_WINDOW_BLOCKS = 60
 MIN_BLOCKS_FOR_SLOPE = 8
 """Below this many completed blocks the fit is a constant offset (the slope would be noise)."""
 REANCHOR_S = 0.5
+PACKETS_PER_BLOCK = 10
+"""An envelope block spans at least this many packets (see ``SensorClock._size_blocks``)."""
+WARMUP_MIN_PACKETS = 4
+"""Device time: packets seen before the first samples of an epoch are stamped."""
 MAX_DEVICE_SKEW = 1e-3
 """Largest crystal error believed for a device clock (1000 ppm; real ones are ±20–100 ppm)."""
 EXCESS_MARGIN = 0.15
@@ -340,8 +344,11 @@ class SensorClock:
         """Release held packets that arrived more than ``horizon_s`` before ``now_host_s``."""
         out: list[Stamped] = []
         if self._warmup:
-            if force or now_host_s - self._warmup[0][0] >= self.warmup_s:
+            long_enough = now_host_s - self._warmup[0][0] >= self.warmup_s
+            # at least a few packets (a batching sensor may send one every half second)
+            if force or (long_enough and len(self._warmup) >= WARMUP_MIN_PACKETS):
                 held, self._warmup = self._warmup, None
+                self._size_blocks(held)
                 out.extend(self._stamp_device(*h) for h in held)
             return out
         while self._pending and (force or self._pending[0].t_host_s <= now_host_s - self.horizon_s):
@@ -384,6 +391,19 @@ class SensorClock:
             full[keep] = t
             t = full
         return Stamped(payload=payload, t_s=t, t_host_s=t_host_s, keep=keep, gap_before=gap, x_s=x)
+
+    def _size_blocks(self, held: list[tuple[float, int, object, np.ndarray]]) -> None:
+        """Envelope blocks must hold several packets: a sensor that batches many samples per
+        notification (Polar: ~0.7 s per frame) gets proportionally longer blocks."""
+        n_typ = float(np.median([h[1] for h in held]))
+        block = max(ENVELOPE_BLOCK_S, PACKETS_PER_BLOCK * n_typ * self.period_s)
+        if block == self._block_s:
+            return
+        self._block_s = block
+        self._fit = self._new_fit()
+        for t_host, _, _, t_dev in held:
+            x = t_dev + self._x_shift
+            self._fit.add(x[-1:], np.array([t_host - self.t0_host_s - x[-1]]))
 
     def _maybe_reanchor(self, t_host_s: float, t_dev: np.ndarray) -> None:
         """After a reconnect: does the device clock continue where it was? If it paused

@@ -25,7 +25,7 @@ from companion.sources.virtual_time import run_virtual
 from .emulated_session import check_sensor, failed_states, run_session
 
 FAULTS = "drop=0.02,dup=0.01,disconnect_every=15"
-DEVICE_TIME = {"calf", "movesense", "dot"}
+DEVICE_TIME = {"calf", "movesense", "dot", "polar"}
 # (family, rate, connection interval): moderate rates and the intervals these devices get
 # keep the suite fast; tools/ble_soak.py runs 10 minutes at the default rates
 CASES = [
@@ -34,6 +34,8 @@ CASES = [
     ("dot", 60.0, 0.015),
     ("witmotion", 50.0, 0.015),
     ("metamotion", 50.0, 0.015),
+    ("polar", 52.0, 0.030),
+    ("thingy52", 50.0, 0.015),
 ]
 
 
