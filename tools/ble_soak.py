@@ -26,9 +26,7 @@ DEVICE_TIME = {name for name, f in fp.FAMILIES.items() if f.has_device_time}
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "families", nargs="*", default=["calf", "movesense", "dot", "witmotion", "metamotion"]
-    )
+    ap.add_argument("families", nargs="*", default=list(fp.FAMILIES), help="default: every family")
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--faults", default="drop=0.02,dup=0.01,disconnect_every=60")
     ap.add_argument("--seed", type=int, default=1)
