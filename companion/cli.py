@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from typing import NoReturn
 
@@ -66,7 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        # Loading the subcommands imports numpy/pyarrow (most of a second): Ctrl-C here is
+        # the user's too, and gets the same one line as during the work.
+        parser = build_parser()
+    except KeyboardInterrupt:
+        print("companion: interrupted.", file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -84,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"companion {args.command}: interrupted.", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        # The reader (``| head``) went away: stop quietly, and keep Python's final flush of
+        # stdout from printing "Exception ignored ... BrokenPipeError".
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
         return 0
 
 

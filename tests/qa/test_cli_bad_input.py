@@ -172,3 +172,17 @@ def test_truncated_last_row_warning_reads_well(tmp_path: Path) -> None:
         "shin_left (rec.csv): dropped invalid rows (1 at the end; a row cut short or "
         "without numbers)"
     ]
+
+
+def test_ctrl_c_while_loading_the_commands_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression: Ctrl-C in the first second (numpy/pyarrow imports) printed a traceback."""
+    import companion.cli as cli
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["inspect", "x.calf"]) == 130
+    assert capsys.readouterr().err == "companion: interrupted.\n"
