@@ -112,7 +112,8 @@ class AnglePlot(pg.PlotWidget):
 
     def redraw(self, coach: CoachState) -> float:
         """Update curves, shading and x-range from ``coach``; returns the newest drawn t_s."""
-        data = coach.ring.filled()
+        # A copy: the analysis thread may write the ring while this frame is drawn.
+        data = coach.ring.filled().copy()
         if data.shape[0] == 0:
             return math.nan
         t = data[:, 0]

@@ -14,8 +14,10 @@ import contextlib
 import datetime as dt
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +133,11 @@ class MainWindow(QMainWindow):
         self._source_done = False
         self._band: tuple[float, float] | None = None
         self._tasks: set[asyncio.Future[None]] = set()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
+        self._coach_lock = threading.Lock()
+        self._pending: list[tuple[Any, float]] = []
+        self._job: asyncio.Future[list[Any]] | None = None
+        self._generation = 0
         self._shutdown: asyncio.Future[None] | None = None
         self._summary_shown = False
         self.stream_error = ""
@@ -375,35 +382,23 @@ class MainWindow(QMainWindow):
         self._update_play_button()
 
     async def _consume(self) -> None:
-        last_yield = time.monotonic()
+        """Take items from the source; the analysis runs on a worker thread in batches.
+
+        The GUI thread only records, queues and draws: samples are analysed by one worker
+        thread (:meth:`_analyse`), batch after batch, so a slow step of the analysis (a rep
+        being fitted) never delays a frame. Unpaced replay is throttled to the analysis.
+        """
         stream = self.source.__aiter__()
         try:
             async for item in stream:
                 if self._closing:
                     break
-                arrival = time.monotonic()
-                try:
-                    events = self.coach.push(item, arrival_s=arrival)
-                except Exception as exc:  # analysis bug: show it, keep the window alive
-                    log.exception("analysis failed")
-                    self.coach.analyzer = None
-                    self.coach.error = (
-                        f"The analysis stopped on this data ({exc}); the recording goes on, "
-                        "please report the problem."
-                    )
-                    events = []
                 if self._writer is not None and isinstance(item, ImuChunk | Gap):
                     self._record_item(item)
-                for ev in events:
-                    if isinstance(ev, CalibrationDone):
-                        self._cal_done_t_s = ev.t_s
-                    elif isinstance(ev, SetCompleted):
-                        self._show_set_summary(ev.set.exercise, ev.set.set_index)
-                # Unpaced playback never waits: give Qt a turn every ~10 ms so the window
-                # stays responsive (a turn per item would cost more than the analysis).
-                if arrival - last_yield > 0.010:
-                    await asyncio.sleep(0)
-                    last_yield = time.monotonic()
+                self._pending.append((item, time.monotonic()))
+                self._kick()
+                if len(self._pending) > 64 and self._job is not None:
+                    await asyncio.wait([self._job])  # the source is faster than the analysis
         except CompanionError as exc:
             self.stream_error = str(exc)
         except asyncio.CancelledError:
@@ -416,9 +411,60 @@ class MainWindow(QMainWindow):
             if aclose is not None:  # run the source's own clean-up now, on this loop
                 with contextlib.suppress(Exception):
                     await aclose()
+        while (self._job is not None or self._pending) and not self._closing:
+            if self._job is not None:
+                await asyncio.wait([self._job])
+            else:
+                self._kick()
         self._source_done = True
         if not self._closing:
             self._on_source_finished()
+
+    def _kick(self) -> None:
+        """Start analysing the queued items unless a batch is already running."""
+        if self._job is not None or not self._pending or self._closing:
+            return
+        batch, self._pending = self._pending, []
+        loop = asyncio.get_running_loop()
+        self._job = loop.run_in_executor(self._pool, self._analyse, batch, self._generation)
+        self._job.add_done_callback(self._job_done)
+
+    def _analyse(self, batch: list[tuple[Any, float]], generation: int) -> list[Any]:
+        """Worker thread: feed a batch to the coaching state (under its lock)."""
+        events: list[Any] = []
+        with self._coach_lock:
+            if generation != self._generation:  # the analysis was reset meanwhile
+                return events
+            for item, arrival in batch:
+                events += self.coach.push(item, arrival_s=arrival)
+        return events
+
+    def _job_done(self, fut: asyncio.Future[list[Any]]) -> None:
+        self._job = None
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:  # an analysis bug: say so, keep the window (and recording) alive
+            log.error("analysis failed", exc_info=exc)
+            self.coach.analyzer = None
+            self.coach.error = (
+                f"The analysis stopped on this data ({exc}); the recording goes on, "
+                "please report the problem."
+            )
+        else:
+            for ev in fut.result():
+                if isinstance(ev, CalibrationDone):
+                    self._cal_done_t_s = ev.t_s
+                elif isinstance(ev, SetCompleted):
+                    self._show_set_summary(ev.set.exercise, ev.set.set_index)
+        self._kick()
+
+    def reset_analysis(self) -> None:
+        """Forget the analysis state (seek backwards, calibrate); drops queued items."""
+        self._generation += 1
+        self._pending.clear()
+        with self._coach_lock:
+            self.coach.reset()
 
     def _on_source_finished(self) -> None:
         self._finish_analysis()
@@ -443,6 +489,10 @@ class MainWindow(QMainWindow):
             self._consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._consumer
+        if self._job is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait([self._job], timeout=5.0)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.screenshot_path is not None and self.screenshot_saved is None:
@@ -534,7 +584,13 @@ class MainWindow(QMainWindow):
             self._set_status(self._status_line(), sticky=False)
         if self._writer is not None and self._record_path is not None:
             self.rec_label.setText(f"● recording to {self._record_path}")
-        if self.replay is not None and self.replay.finished and not self._summary_shown:
+        if (
+            self.replay is not None
+            and self.replay.finished
+            and not self._summary_shown
+            and self._job is None
+            and not self._pending
+        ):
             self._finish_analysis()
             self.redraw()
             self._show_session_summary()
@@ -618,7 +674,9 @@ class MainWindow(QMainWindow):
 
     def _finish_analysis(self) -> None:
         try:
-            for ev in self.coach.finish():
+            with self._coach_lock:
+                events = self.coach.finish()
+            for ev in events:
                 if isinstance(ev, SetCompleted):
                     self._show_set_summary(ev.set.exercise, ev.set.set_index)
         except Exception:  # the analysis' own bug must not take the window down
@@ -646,6 +704,8 @@ class MainWindow(QMainWindow):
         """Work is under way whose result the user is waiting for: a catch-up after a seek,
         or the end-of-session report (``--screenshot`` waits for it)."""
         if self._summary_shown and not self.summary_ready:
+            return True
+        if self._job is not None or self._pending:
             return True
         r = self.replay
         if r is not None and r.finished and not self._summary_shown:
@@ -715,7 +775,7 @@ class MainWindow(QMainWindow):
         if self.replay is None:
             return
         if self.replay.seek(t_s):
-            self.coach.reset()
+            self.reset_analysis()
             self.summary.setText("")
             self._cal_done_t_s = math.nan
             self._summary_shown = False
@@ -832,7 +892,7 @@ class MainWindow(QMainWindow):
 
     def start_calibration(self) -> None:
         """Reset the analysis and guide the user through stance + ankle pumps."""
-        self.coach.reset()
+        self.reset_analysis()
         now = self.replay.position_s if self.replay is not None else 0.0
         self._cal_started_t_s = now
         self._cal_done_t_s = math.nan
@@ -882,12 +942,15 @@ class MainWindow(QMainWindow):
         self.source = source
         self.replay = source if isinstance(source, ReplaySource) and source.seekable else None
         self.transport.setVisible(self.replay is not None)
-        self.coach = CoachState(
-            source.sensors,
-            targets=self.targets,
-            window_s=self.coach.window_s,
-            analyzer_factory=self._analyzer_factory,
-        )
+        self._generation += 1
+        self._pending.clear()
+        with self._coach_lock:
+            self.coach = CoachState(
+                source.sensors,
+                targets=self.targets,
+                window_s=self.coach.window_s,
+                analyzer_factory=self._analyzer_factory,
+            )
         self.stream_error = ""
         self._source_done = False
         self._summary_shown = False
