@@ -101,10 +101,14 @@ def run(args: argparse.Namespace) -> int:
         f"{rates.get(s.sensor_id, 0):.4g} Hz"
         for s in session.sensors
     ]
-    print(
-        f"wrote {args.out}: {session.duration_s:.1f} s, {'; '.join(parts)}; "
-        f"{len(session.gaps)} gap(s), {len(session.references)} reference track(s)"
-    )
+    tail = [_count(len(session.gaps), "gap")]
+    if session.references:
+        tail.append(_count(len(session.references), "reference track"))
+    print(f"wrote {args.out}: {session.duration_s:.1f} s, {'; '.join(parts)}; {', '.join(tail)}")
     for w in session.extra.get("import_warnings", []):
         print(f"warning: {w}", file=sys.stderr)
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{'no' if n == 0 else n} {noun}{'' if n == 1 else 's'}"

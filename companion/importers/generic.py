@@ -579,14 +579,24 @@ def _locate(table: _Table, col: Column, what: str, imap: ImportMap) -> int:
             raise ImportFormatError(msg)
         return idx
     shown = ", ".join(table.names[:12]) + (", ..." if len(table.names) > 12 else "")
+    hint = ""
+    if len(table.names) == 1:
+        seps = [name for d, name in ((";", ";"), ("\t", "tab"), (",", ","), ("|", "|"))
+                if d in table.names[0]]  # fmt: skip
+        if seps:
+            hint = f" (one column only: is the file {seps[0]!r}-separated? set [format] delimiter)"
     msg = (
         f"{table.path.name}: missing column {col!r} ({what}, from map {imap.path.name}); "
-        f"the file has {shown}"
+        f"the file has {shown}{hint}"
     )
     raise ImportFormatError(msg)
 
 
-def _numbers(table: _Table, idx: int, what: str, decimal: str) -> np.ndarray:
+def _numbers(
+    table: _Table, idx: int, what: str, decimal: str, notes: list[str] | None = None
+) -> np.ndarray:
+    """The column as floats; a few non-numeric cells become NaN (dropped samples, marked as
+    gaps) and are reported into ``notes``; mostly non-numeric columns are an error."""
     s = table.data.iloc[:, idx].astype(str).str.strip()
     if decimal == ",":
         s = s.str.replace(",", ".", regex=False)
@@ -602,6 +612,13 @@ def _numbers(table: _Table, idx: int, what: str, decimal: str) -> np.ndarray:
             "column and [format] decimal"
         )
         raise ImportFormatError(msg)
+    if notes is not None and bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        name = table.names[idx] if idx < len(table.names) else f"#{idx}"
+        notes.append(
+            f"{table.path.name}, column {name!r}: {int(bad.sum())} cell(s) are not numbers "
+            f"(first {s.iloc[i]!r} in row {table.first_row + i}); those samples were dropped"
+        )
     return v
 
 
@@ -654,19 +671,22 @@ def read_generic(
                 f"{f.name}: {table.skipped[0]} non-empty line(s) did not match the map's "
                 f"line_regex and were skipped ({table.skipped[1]})",
             )
+        ref_notes: list[str] = []
         refs = {}
         for r in imap.references:
             if r.files is not None and not _glob(f, r.files):
                 continue
             ri = _locate(table, r.column, f"reference {r.name}", imap)
-            refs[r.name] = (t, _numbers(table, ri, r.name, imap.decimal) * r.scale + r.offset)
+            values = _numbers(table, ri, r.name, imap.decimal, ref_notes)
+            refs[r.name] = (t, values * r.scale + r.offset)
         for k, ms in enumerate(wanted):
             used_by.setdefault(ms.index, []).append(f)
+            notes: list[str] = []
 
             def vec(cols: tuple[Column, ...], what: str) -> np.ndarray:
                 return np.column_stack(
                     [
-                        _numbers(table, _locate(table, c, what, imap), what, imap.decimal)  # noqa: B023
+                        _numbers(table, _locate(table, c, what, imap), what, imap.decimal, notes)  # noqa: B023
                         for c in cols
                     ]
                 )
@@ -713,7 +733,7 @@ def read_generic(
                     side_missing_segment=ms.segment if ms.side is None else None,
                     references=refs if k == 0 else {},
                     epoch_at_zero_s=epoch,
-                    warnings=skipped if k == 0 else (),
+                    warnings=(*skipped, *ref_notes, *notes) if k == 0 else tuple(notes),
                 )
             )
     for ms in imap.sensors:

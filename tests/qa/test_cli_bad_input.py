@@ -186,3 +186,38 @@ def test_ctrl_c_while_loading_the_commands_is_one_line(
     monkeypatch.setattr(cli, "build_parser", interrupted)
     assert cli.main(["inspect", "x.calf"]) == 130
     assert capsys.readouterr().err == "companion: interrupted.\n"
+
+
+def test_a_stray_text_cell_is_reported_not_silently_dropped(tmp_path: Path) -> None:
+    data = _csv(tmp_path / "rec.csv")
+    lines = data.read_text().splitlines()
+    lines[50] = "0.49,abc,0,1,0,0,0"  # file line 51
+    data.write_text("\n".join(lines) + "\n")
+    m = tmp_path / "map.toml"
+    m.write_text(MAP)
+    session = load_export([data], "generic", map_path=m)
+    assert len(session.chunks["shin_left"]) == 99
+    assert (
+        "rec.csv, column 'ax': 1 cell(s) are not numbers (first 'abc' in row 51); "
+        "those samples were dropped"
+    ) in session.extra["import_warnings"]
+
+
+def test_wrong_delimiter_is_hinted(tmp_path: Path) -> None:
+    data = _csv(tmp_path / "rec.csv")
+    data.write_text(data.read_text().replace(",", ";"))
+    m = tmp_path / "map.toml"
+    m.write_text(MAP)
+    with pytest.raises(ImportFormatError, match=r"is the file ';'-separated\? set \[format\]"):
+        load_export([data], "generic", map_path=m)
+
+
+def test_import_summary_counts_read_well(tmp_path: Path, capsys) -> None:
+    data = _csv(tmp_path / "rec.csv")
+    m = tmp_path / "map.toml"
+    m.write_text(MAP)
+    out = tmp_path / "s.calf"
+    assert main(["import", str(data), "--from", "generic", "--map", str(m), "--out", str(out)]) == 0
+    assert capsys.readouterr().out == (
+        f"wrote {out}: 1.0 s, shin_left 100 samples at 100 Hz; no gaps\n"
+    )
