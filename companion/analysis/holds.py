@@ -39,6 +39,7 @@ __all__ = ["HoldTracker", "count_bounces"]
 
 _BOUNCE_MAX_HALF_PERIOD_S = 1.0
 _KNEE_WARN_S = 2.0
+_MOVE_REST_DPS = 2.0  # slower than this between two moves counts as at rest
 
 
 def count_bounces(t_s: np.ndarray, angle_deg: np.ndarray, *, min_amplitude_deg: float) -> int:
@@ -196,6 +197,12 @@ class HoldTracker:
         lo = max(self.i_prev_end, a0 - int(10 * rate))
         while j > lo and not (math.isfinite(sag_all[j]) and sag_all[j] < 0.2 * level):
             j -= 1
+        # ... but not before the lean-in itself started: the velocity comes to rest between
+        # two moves (e.g. raising the toes on the wall, then leaning in).
+        k = a0
+        while k > j and not (math.isfinite(an._vel[k]) and abs(an._vel[k]) < _MOVE_REST_DPS):
+            k -= 1
+        j = max(j, k)
         e0 = max(lo, j - int(0.5 * rate))
         ent_hi = min(a0 + int(2.0 * rate), a1)
         # The position reached is the low edge of the hold (bounces and deeper breaths
@@ -203,6 +210,22 @@ class HoldTracker:
         base_in = float(np.nanpercentile(sag_all[a0 : min(a0 + int(5.0 * rate), a1) + 1], 20))
         x0 = max(a0, a1 - int(4.0 * rate))
         base_out = float(np.nanpercentile(sag_all[x0 : a1 + 1], 20))
+        # After bouncing, the exit leaves from the last return to the base: fit from there.
+        seg = sag_all[x0 : a1 + 1]
+        ok = np.isfinite(seg)
+        if (
+            ok.sum() > 3
+            and count_bounces(
+                t_all[x0 : a1 + 1][ok], seg[ok], min_amplitude_deg=s.bounce_min_amplitude_deg
+            )
+            >= 2
+        ):
+            base_lo = float(np.percentile(seg[ok], 10))
+            vel = np.array(an._vel[x0 : a1 + 1])
+            at_base = np.flatnonzero(ok & (seg <= base_lo + 0.5) & (np.abs(vel) < _MOVE_REST_DPS))
+            if at_base.size:
+                x0 = x0 + int(at_base[-1])
+                base_out = float(seg[at_base[-1]])
         try:
             _, t_in, _ = fit_transition(
                 t_all[e0 : ent_hi + 1],
@@ -219,7 +242,7 @@ class HoldTracker:
                 sag_all[x0 : i + 1],
                 level_from=base_out,
                 level_to=float(sag_all[i]),
-                free="to",
+                free="both",
             )
         except ValueError:
             t_out = float(t_all[a1])

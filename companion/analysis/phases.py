@@ -45,13 +45,14 @@ def fit_transition(
     t_s, x
         Samples covering the transition and some plateau on each side (NaNs ignored).
     level_from, level_to
-        Plateau levels; the one named by ``free`` (``"from"``, ``"to"`` or ``"none"``) is
-        only the initial guess and is fitted too.
+        Plateau levels; the one(s) named by ``free`` (``"from"``, ``"to"``, ``"both"`` or
+        ``"none"``) are only initial guesses and are fitted too.
 
     Returns
     -------
     t_begin_s, t_end_s, level
-        The transition's start and end, and the (fitted or given) free level.
+        The transition's start and end, and the (fitted or given) free level (the end
+        level for ``"both"``).
     """
     ok = np.isfinite(x) & np.isfinite(t_s)
     t = np.asarray(t_s, dtype=np.float64)[ok]
@@ -72,6 +73,7 @@ def fit_transition(
     d0 = max((t90 - t10) / 0.6, 0.1)
     t00 = t10 - 0.2 * d0
     t_lo, t_hi = float(t[0]) - 5.0, float(t[-1]) + 5.0
+    n_free = {"none": 0, "from": 1, "to": 1, "both": 2}[free]
     best: tuple[float, float, float, float] | None = None
     for shape in (*_BETA_KS, "cos"):
 
@@ -82,17 +84,31 @@ def fit_transition(
                 lf = p[2]
             elif free == "to":
                 lt = p[2]
+            elif free == "both":
+                lf, lt = p[2], p[3]
             return lf + (lt - lf) * _shape(shape, (t - t0) / d) - y
 
-        p0 = [t00, d0] + ([free_level] if free != "none" else [])
-        lb = [t_lo, 0.05] + ([-math.inf] if free != "none" else [])
-        ub = [t_hi, 30.0] + ([math.inf] if free != "none" else [])
+        guesses = {
+            "none": [],
+            "from": [level_from],
+            "to": [level_to],
+            "both": [level_from, level_to],
+        }
+        p0 = [t00, d0, *guesses[free]]
+        lb = [t_lo, 0.05] + [-math.inf] * n_free
+        ub = [t_hi, 30.0] + [math.inf] * n_free
         p0[0] = min(max(p0[0], t_lo + 1e-6), t_hi - 1e-6)
-        sol = least_squares(resid, np.asarray(p0), bounds=(lb, ub), x_scale="jac")
+        try:
+            sol = least_squares(resid, np.asarray(p0), bounds=(lb, ub), x_scale="jac")
+        except ValueError:  # non-finite residuals: no fit
+            continue
         cost = float(sol.cost)
         if best is None or cost < best[0]:
-            lvl = float(sol.x[2]) if free != "none" else free_level
+            lvl = {"none": free_level, "from": float(sol.x[-1]), "to": float(sol.x[-1])}.get(
+                free, float(sol.x[-1])
+            )
             best = (cost, float(sol.x[0]), float(sol.x[1]), lvl)
-    assert best is not None
+    if best is None:
+        return math.nan, math.nan, math.nan
     _, t0, d, lvl = best
     return t0, t0 + d, lvl

@@ -50,6 +50,8 @@ _PUMP_LOOKBACK_S = 1.0
 _STILL_FOR_BASE_S = 0.6
 _NEW_BOTTOM_S = 4.0
 _MAX_GAP_IN_REP_S = 1.0
+_REST_DPS = 2.0  # slower than this: at rest before a rise
+_PRE_REST_S = 0.4  # rest kept before the rise for its level
 
 
 def _longest_false_run(mask: np.ndarray) -> int:
@@ -274,6 +276,12 @@ class RepTracker:
         d = self.d
         rate = s.output_rate_hz
         i0 = max(self.i_last_end, self.i_base, self.i_cross - int(3.0 * rate))
+        # Start the window just before the rise itself: where the ankle last rested before
+        # the crossing (an earlier move, e.g. leaning back on the wall, is another level).
+        k = self.i_cross
+        while k > i0 and not (an._valid[k] and abs(an._vel[k]) < _REST_DPS):
+            k -= 1
+        i0 = max(i0, k - int(_PRE_REST_S * rate))
         t = np.array(an._t[i0 : i + 1])
         ang = np.array(an._sag[i0 : i + 1])
         vel = np.array(an._vel[i0 : i + 1])
@@ -350,7 +358,8 @@ class RepTracker:
             return  # a twitch or a drop, not a rep
         self.last_move_end_t = t_l1
         assert self.b is not None
-        self.b = an._sag[i]  # the bottom this rep came back to (refined while still)
+        # The bottom this rep came back to (refined while still).
+        self.b, self.fb, self.sb = an._sag[i], an._foot_pitch[i], an._shin_incl[i]
         if t_r1 > t_l0:  # no hold: the fits overlap at the peak
             mid = 0.5 * (t_r1 + t_l0)
             t_r1 = t_l0 = mid
