@@ -112,13 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     def make() -> MainWindow:
         s = QSettings()
         s.setValue("view/window_s", 20.0)
-        return MainWindow(
+        w = MainWindow(
             source,
             targets=targets_from_plan(None),
             mode="live",
             settings=s,
             redraw_hz=args.redraw_hz,
         )
+        return w
 
     run = run_window(make, duration_s=args.duration, screenshot=args.screenshot, on_started=started)
     wall = time.monotonic() - marks["t"]

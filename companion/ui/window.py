@@ -10,14 +10,15 @@ the window reads that state on a 30–60 Hz ``QTimer`` and redraws (STYLE.md §3
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import logging
 import math
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -133,11 +134,14 @@ class MainWindow(QMainWindow):
         self._source_done = False
         self._band: tuple[float, float] | None = None
         self._tasks: set[asyncio.Future[None]] = set()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
         self._coach_lock = threading.Lock()
-        self._pending: list[tuple[Any, float]] = []
-        self._job: asyncio.Future[list[Any]] | None = None
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._outbox: collections.deque[Any] = collections.deque()
+        self._queued = 0
+        self._analysed = 0
         self._generation = 0
+        self._worker = threading.Thread(target=self._analysis_worker, name="analysis", daemon=True)
+        self._worker.start()
         self._shutdown: asyncio.Future[None] | None = None
         self._summary_shown = False
         self.stream_error = ""
@@ -382,11 +386,12 @@ class MainWindow(QMainWindow):
         self._update_play_button()
 
     async def _consume(self) -> None:
-        """Take items from the source; the analysis runs on a worker thread in batches.
+        """Take items from the source and hand them to the analysis thread.
 
-        The GUI thread only records, queues and draws: samples are analysed by one worker
-        thread (:meth:`_analyse`), batch after batch, so a slow step of the analysis (a rep
-        being fitted) never delays a frame. Unpaced replay is throttled to the analysis.
+        The GUI thread only records, queues and draws: one worker thread
+        (:meth:`_analysis_worker`) analyses every item as soon as it is queued, so a slow step
+        of the analysis (a rep being fitted) never delays a frame, and no item waits for the
+        event loop to come round. Unpaced replay is throttled to the analysis.
         """
         stream = self.source.__aiter__()
         try:
@@ -395,10 +400,12 @@ class MainWindow(QMainWindow):
                     break
                 if self._writer is not None and isinstance(item, ImuChunk | Gap):
                     self._record_item(item)
-                self._pending.append((item, time.monotonic()))
-                self._kick()
-                if len(self._pending) > 64 and self._job is not None:
-                    await asyncio.wait([self._job])  # the source is faster than the analysis
+                self._queued += 1
+                self._inbox.put((self._generation, item, time.monotonic()))
+                # Throttle to the analysis (polled: the worker thread must not wake the loop
+                # per item, which is the hop this design avoids).
+                while self._queued - self._analysed > 256 and not self._closing:  # noqa: ASYNC110
+                    await asyncio.sleep(0.005)
         except CompanionError as exc:
             self.stream_error = str(exc)
         except asyncio.CancelledError:
@@ -411,60 +418,51 @@ class MainWindow(QMainWindow):
             if aclose is not None:  # run the source's own clean-up now, on this loop
                 with contextlib.suppress(Exception):
                     await aclose()
-        while (self._job is not None or self._pending) and not self._closing:
-            if self._job is not None:
-                await asyncio.wait([self._job])
-            else:
-                self._kick()
+        while self._queued > self._analysed and not self._closing:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
         self._source_done = True
         if not self._closing:
+            self._handle_events()
             self._on_source_finished()
 
-    def _kick(self) -> None:
-        """Start analysing the queued items unless a batch is already running."""
-        if self._job is not None or not self._pending or self._closing:
-            return
-        batch, self._pending = self._pending, []
-        loop = asyncio.get_running_loop()
-        self._job = loop.run_in_executor(self._pool, self._analyse, batch, self._generation)
-        self._job.add_done_callback(self._job_done)
+    def _analysis_worker(self) -> None:
+        """Worker thread: analyse queued items in order; events go to :attr:`_outbox`."""
+        while True:
+            job = self._inbox.get()
+            if job is None:
+                return
+            generation, item, arrival = job
+            try:
+                with self._coach_lock:
+                    if generation == self._generation and self.coach.analyzer is not None:
+                        self._outbox.extend(self.coach.push(item, arrival_s=arrival))
+                    elif generation == self._generation:
+                        self.coach.push(item, arrival_s=arrival)  # links and statistics
+            except Exception as exc:  # an analysis bug: say so, keep the window alive
+                log.exception("analysis failed")
+                self.coach.analyzer = None
+                self.coach.error = (
+                    f"The analysis stopped on this data ({exc}); the recording goes on, "
+                    "please report the problem."
+                )
+            finally:
+                self._analysed += 1
 
-    def _analyse(self, batch: list[tuple[Any, float]], generation: int) -> list[Any]:
-        """Worker thread: feed a batch to the coaching state (under its lock)."""
-        events: list[Any] = []
-        with self._coach_lock:
-            if generation != self._generation:  # the analysis was reset meanwhile
-                return events
-            for item, arrival in batch:
-                events += self.coach.push(item, arrival_s=arrival)
-        return events
-
-    def _job_done(self, fut: asyncio.Future[list[Any]]) -> None:
-        self._job = None
-        if fut.cancelled():
-            return
-        exc = fut.exception()
-        if exc is not None:  # an analysis bug: say so, keep the window (and recording) alive
-            log.error("analysis failed", exc_info=exc)
-            self.coach.analyzer = None
-            self.coach.error = (
-                f"The analysis stopped on this data ({exc}); the recording goes on, "
-                "please report the problem."
-            )
-        else:
-            for ev in fut.result():
-                if isinstance(ev, CalibrationDone):
-                    self._cal_done_t_s = ev.t_s
-                elif isinstance(ev, SetCompleted):
-                    self._show_set_summary(ev.set.exercise, ev.set.set_index)
-        self._kick()
+    def _handle_events(self) -> None:
+        """GUI thread: react to the events the worker produced since the last frame."""
+        while self._outbox:
+            ev = self._outbox.popleft()
+            if isinstance(ev, CalibrationDone):
+                self._cal_done_t_s = ev.t_s
+            elif isinstance(ev, SetCompleted):
+                self._show_set_summary(ev.set.exercise, ev.set.set_index)
 
     def reset_analysis(self) -> None:
-        """Forget the analysis state (seek backwards, calibrate); drops queued items."""
+        """Forget the analysis state (seek backwards, calibrate); queued items are skipped."""
         self._generation += 1
-        self._pending.clear()
         with self._coach_lock:
             self.coach.reset()
+        self._outbox.clear()
 
     def _on_source_finished(self) -> None:
         self._finish_analysis()
@@ -489,10 +487,9 @@ class MainWindow(QMainWindow):
             self._consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._consumer
-        if self._job is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait([self._job], timeout=5.0)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._generation += 1  # whatever is still queued is skipped
+        self._inbox.put(None)
+        await asyncio.get_running_loop().run_in_executor(None, self._worker.join, 5.0)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.screenshot_path is not None and self.screenshot_saved is None:
@@ -512,6 +509,7 @@ class MainWindow(QMainWindow):
     def redraw(self) -> None:
         """One frame: plot and widgets from the coaching state (the timer calls this)."""
         t0 = time.perf_counter()
+        self._handle_events()
         c = self.coach
         drawn_t = self.plot.redraw(c)
         if not math.isnan(drawn_t):
@@ -588,8 +586,7 @@ class MainWindow(QMainWindow):
             self.replay is not None
             and self.replay.finished
             and not self._summary_shown
-            and self._job is None
-            and not self._pending
+            and self._queued == self._analysed
         ):
             self._finish_analysis()
             self.redraw()
@@ -705,7 +702,7 @@ class MainWindow(QMainWindow):
         or the end-of-session report (``--screenshot`` waits for it)."""
         if self._summary_shown and not self.summary_ready:
             return True
-        if self._job is not None or self._pending:
+        if self._queued > self._analysed:
             return True
         r = self.replay
         if r is not None and r.finished and not self._summary_shown:
@@ -943,7 +940,6 @@ class MainWindow(QMainWindow):
         self.replay = source if isinstance(source, ReplaySource) and source.seekable else None
         self.transport.setVisible(self.replay is not None)
         self._generation += 1
-        self._pending.clear()
         with self._coach_lock:
             self.coach = CoachState(
                 source.sensors,
