@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from companion.commands._common import add_source_arguments, open_from_args
+from companion.commands._common import add_source_arguments, open_from_args, open_source
 from companion.commands.inspect import summarize
 from companion.errors import UsageError
 from companion.model import Session
@@ -108,7 +108,6 @@ def _angles_tables(session: Session) -> dict[str, pa.Table]:
 
 
 def run(args: argparse.Namespace) -> int:
-    session, report = open_from_args(args)
     out_dir: Path = args.out
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is a file; give a folder")
@@ -117,9 +116,26 @@ def run(args: argparse.Namespace) -> int:
             f"--out {out_dir}: the folder {out_dir.parent} does not exist; create it first "
             "or choose another --out, nothing was written"
         )
-    stem = args.files[0].stem if args.from_format is None else "import"
-    tables = export_tables(session, angles=args.angles)
-    targets = {out_dir / f"{stem}.{suffix}": obj for suffix, obj in tables.items()}
+    if args.from_format is None and len(args.files) > 1:
+        # Several session files: each exported under its own stem, all or nothing.
+        stems = [f.stem for f in args.files]
+        twice = sorted({s for s in stems if stems.count(s) > 1})
+        if twice:
+            raise UsageError(
+                f"two session files are named {twice[0]!r}: their CSVs would collide in "
+                f"{out_dir}; export them one at a time into different folders"
+            )
+        jobs = [(f.stem, *open_source([f], None)) for f in args.files]
+    else:
+        stem = args.files[0].stem if args.from_format is None else "import"
+        jobs = [(stem, *open_from_args(args))]
+    targets: dict[Path, pa.Table | str] = {}
+    warnings: list[str] = []
+    for stem, session, report in jobs:
+        tables = export_tables(session, angles=args.angles)
+        targets.update({out_dir / f"{stem}.{suffix}": obj for suffix, obj in tables.items()})
+        prefix = f"{stem}: " if len(jobs) > 1 else ""
+        warnings += [prefix + w for w in report.warnings]
     existing = [str(p) for p in targets if p.exists()]
     if existing:
         raise UsageError(
@@ -147,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
             f"cannot write into {out_dir} ({exc.strerror}); choose another --out, "
             "nothing was written"
         ) from None
-    for w in report.warnings:
+    for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     for p in written:
         print(p)

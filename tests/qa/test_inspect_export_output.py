@@ -83,3 +83,33 @@ def test_export_references_have_no_negative_zero(tmp_path: Path, capsys) -> None
     text = (tmp_path / "o" / "z.references.csv").read_text()
     assert ",-0\n" not in text
     assert ",0\n" in text
+
+
+def test_export_several_session_files_all_or_nothing(
+    files: list[Path], tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "csv"
+    assert main(["export", *map(str, files), "--out", str(out)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(
+        f"{stem}.{part}"
+        for stem in ("s1", "s2")
+        for part in (
+            "shin_left.csv",
+            "foot_left.csv",
+            "references.csv",
+            "gaps.csv",
+            "metadata.json",
+        )
+    )
+    capsys.readouterr()
+    (out / "s1.gaps.csv").unlink()  # s2's files still exist: nothing may be written
+    assert main(["export", *map(str, files), "--out", str(out)]) == 2
+    assert "already exists (and 8 more)" in capsys.readouterr().err
+    assert not (out / "s1.gaps.csv").exists()
+    twin = tmp_path / "other"
+    twin.mkdir()
+    (twin / "s1.calf").write_bytes(files[0].read_bytes())
+    assert main(["export", str(files[0]), str(twin / "s1.calf"), "--out", str(tmp_path / "x")]) == 2
+    assert "two session files are named 's1'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
