@@ -63,6 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+    # ``companion inspect -v FILE`` as well as ``companion -v inspect FILE``.
+    for subparser in sub.choices.values():
+        try:
+            subparser.add_argument(
+                "-v",
+                "--verbose",
+                action="store_true",
+                default=argparse.SUPPRESS,
+                help="log debug messages",
+            )
+        except argparse.ArgumentError:  # the subcommand uses -v itself
+            pass
     return parser
 
 

@@ -221,3 +221,18 @@ def test_import_summary_counts_read_well(tmp_path: Path, capsys) -> None:
     assert capsys.readouterr().out == (
         f"wrote {out}: 1.0 s, shin_left 100 samples at 100 Hz; no gaps\n"
     )
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_verbose_flag_before_or_after_the_command(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = tmp_path / "s.calf"
+    write_session(p, make_session(20))
+    argv = ["-v", "inspect", str(p)] if where == "before" else ["inspect", "-v", str(p)]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith(f"{p}\n")
+    import companion.cli as cli
+
+    args = cli.build_parser().parse_args(["inspect", str(p)])
+    assert args.verbose is False
