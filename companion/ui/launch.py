@@ -33,8 +33,8 @@ def add_window_arguments(p: argparse.ArgumentParser) -> None:
         "--plan",
         default=None,
         metavar="PLAN",
-        help="exercise plan: a TOML file or a preset name (default: the session's plan, "
-        "else calf raises 3 × 20, 3 s down, 1 s hold)",
+        help="exercise plan: a TOML file or a preset name such as seed, hsr, stretch "
+        "(default: the session's own plan, else the seed tempo: 3 s down, quick up, 1 s hold)",
     )
     p.add_argument(
         "--duration",
