@@ -385,6 +385,20 @@ def write_session(
         raise SessionFileError(
             path, "already exists", advice="Choose another name; nothing was overwritten."
         ) from None
+    except SessionFileError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.path != str(tmp):
+            raise
+        # Name the file the user asked for, not the hidden temporary beside it.
+        advice = exc.advice or "Choose a folder you can write to."
+        raise SessionFileError(path, exc.problem, where=exc.where, advice=advice) from None
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise SessionFileError(
+            path,
+            f"cannot be written ({exc.strerror or exc})",
+            advice="Check the free space and the folder; nothing was written.",
+        ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -149,3 +149,15 @@ def test_damaged_column_name_in_schema_is_one_sentence(
     p.write_bytes(bytes(raw))
     with pytest.raises(SessionFileError, match="corrupted"):
         load_session_with_report(p)
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self").is_dir(), reason="needs Linux /proc (a folder no file can be created in)"
+)
+def test_unwritable_target_is_named_not_the_temporary(tmp_path: Path) -> None:
+    """Regression: the error named the hidden '.x.calf.<pid>.tmp' beside the target."""
+    target = Path("/proc/qa-session.calf")
+    with pytest.raises(SessionFileError) as exc:
+        write_session(target, make_session(10))
+    assert str(exc.value).startswith(f"{target}: cannot be created")
+    assert ".tmp" not in str(exc.value)
