@@ -112,6 +112,9 @@ def score_file(
     map_path: str | None = None,
     plot: str | None = None,
     many: bool = False,
+    *,
+    import_side: str | None = None,
+    placement_rule: str | None = None,
 ) -> FileResult:
     """Load, analyse, score (and draw) one session; the worker entry point.
 
@@ -123,8 +126,16 @@ def score_file(
 
     name = paths[0] if len(paths) == 1 else f"{paths[0]} (+{len(paths) - 1})"
     try:
+        import_opts = {}
+        if import_side is not None:
+            import_opts["side"] = import_side
+        if placement_rule is not None:
+            import_opts["placement_rule"] = placement_rule
         session, report = open_source(
-            [Path(p) for p in paths], from_format, None if map_path is None else Path(map_path)
+            [Path(p) for p in paths],
+            from_format,
+            None if map_path is None else Path(map_path),
+            **import_opts,
         )
         override = load_plan(plan_spec) if plan_spec else None
         plan = resolve_plan(session.plan, override)
@@ -232,7 +243,16 @@ def run(args: argparse.Namespace) -> int:
     plot = None if args.plot is None else str(args.plot)
     map_path = None if args.map_path is None else str(args.map_path)
     if not many:
-        res = score_file(jobs_in[0], args.plan, args.from_format, map_path, plot, False)
+        res = score_file(
+            jobs_in[0],
+            args.plan,
+            args.from_format,
+            map_path,
+            plot,
+            False,
+            import_side=getattr(args, "import_side", None),
+            placement_rule=getattr(args, "placement_rule", None),
+        )
         if not res.ok or res.doc is None:
             err = _FileFailedError(res.error)
             err.exit_code = res.exit_code or 1
