@@ -133,8 +133,11 @@ def test_bundled_recording_replays_with_the_same_reps_and_verdicts_as_score(path
         await until(lambda: w.summary_ready, 60.0, "the end-of-session report")
 
     w = run(source, script, targets=targets).window
-    doc = w.score_doc
-    assert doc is not None
+    assert w.score_doc is not None  # the window's own report
+    # `companion score` on the file: its own batch analysis, independent of the window's
+    from companion.scoring.score import score_session
+
+    doc = score_session(load_session(path), targets.plan)
     assert len(w.coach.reps) == len(doc["reps"])
     for rv, rd in zip(w.coach.reps, doc["reps"]):
         assert rv.rep.t_start_s == pytest.approx(rd["t_start_s"], abs=1e-3)
