@@ -721,6 +721,13 @@ def assemble_session(
             )
             raise ImportFormatError(msg)
         resolved.append((s, pl))
+    if flag_side is not None and all(pl.side != flag_side for _, pl in resolved):
+        labels = ", ".join(sorted({pl.label for _, pl in resolved}))
+        msg = (
+            f"--side {flag_side.value} contradicts the placements the files, rule or map give "
+            f"({labels}); drop --side or correct the placements"
+        )
+        raise ImportFormatError(msg)
 
     by_label: dict[str, SensorSeries] = {}
     for s, pl in resolved:

@@ -236,3 +236,13 @@ def test_verbose_flag_before_or_after_the_command(
 
     args = cli.build_parser().parse_args(["inspect", str(p)])
     assert args.verbose is False
+
+
+def test_side_flag_contradicting_every_placement_is_an_error(tmp_path: Path) -> None:
+    data = _csv(tmp_path / "rec.csv")
+    m = tmp_path / "map.toml"
+    m.write_text(MAP)  # places the sensor at shin_left
+    with pytest.raises(ImportFormatError, match=r"--side right contradicts .*shin_left"):
+        load_export([data], "generic", map_path=m, placements={"side": "right"})
+    session = load_export([data], "generic", map_path=m, placements={"side": "left"})
+    assert list(session.chunks) == ["shin_left"]
