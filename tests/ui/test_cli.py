@@ -14,7 +14,12 @@ from companion.storage import load_session
 REPO = Path(__file__).resolve().parents[2]
 RECORDINGS = REPO / "recordings"
 SLOW = os.environ.get("COMPANION_SLOW_TESTS") == "1"
-FAST_RECORDINGS = {"stretch-bouncing.calf"}
+FAST_RECORDINGS = {
+    "stretch-bouncing.calf",
+    "stretch-knee-in.calf",
+    "stretch-straight.calf",
+    "stretch-bent.calf",
+}
 
 
 def test_no_display_says_so_in_one_line_and_points_at_score(
