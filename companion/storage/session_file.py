@@ -405,11 +405,18 @@ def write_session(
 
 
 # -- reading -----------------------------------------------------------------------------------
+_EXPORT_HINT = (
+    " (if it is a sensor export, add --from FORMAT, or convert it with `companion import`)"
+)
+
+
 def _sniff_kind(head: bytes) -> str:
     if head.startswith(b"PAR1"):
         return "a Parquet file"
     if head.startswith(b"ARROW1"):
         return "an Arrow IPC file (random-access format), not a stream"
+    if head.startswith(b"\x1f\x8b"):
+        return f"a gzip-compressed file{_EXPORT_HINT}"
     if head.startswith(b"PK"):
         return "a ZIP archive"
     if head.startswith(b"\x89PNG"):
@@ -423,8 +430,8 @@ def _sniff_kind(head: bytes) -> str:
     if text.lstrip().startswith(("{", "[")):
         return "a JSON text file"
     if "," in text or "\t" in text or ";" in text:
-        return "a CSV/TSV text file (import it with `companion import --from FORMAT`)"
-    return "a text file"
+        return f"a CSV/TSV text file{_EXPORT_HINT}"
+    return f"a text file{_EXPORT_HINT}"
 
 
 def load_session(path: str | os.PathLike[str]) -> Session:

@@ -161,3 +161,24 @@ def test_unwritable_target_is_named_not_the_temporary(tmp_path: Path) -> None:
         write_session(target, make_session(10))
     assert str(exc.value).startswith(f"{target}: cannot be created")
     assert ".tmp" not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (b"t,ax,ay\n0,1,2\n", "a CSV/TSV text file"),
+        (b"Enc Cnt: 4 | Angle: 1.0\n", "a text file"),
+        (b"\x1f\x8b\x08\x00rest", "a gzip-compressed file"),
+    ],
+)
+def test_exports_given_as_session_files_point_to_from(
+    tmp_path: Path, content: bytes, kind: str
+) -> None:
+    p = tmp_path / "export.csv"
+    p.write_bytes(content)
+    with pytest.raises(SessionFileError) as exc:
+        load_session_with_report(p)
+    assert str(exc.value) == (
+        f"{p}: is not a calf companion session file: it looks like {kind} (if it is a sensor "
+        "export, add --from FORMAT, or convert it with `companion import`)"
+    )
