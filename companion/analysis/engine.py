@@ -153,7 +153,8 @@ class _SensorStream:
         self.acc.extend(map(tuple, acc.tolist()))
 
     def sample(self, t_k: float, max_gap_s: float):
-        """Interpolated (up, gyr, acc, ok) at ``t_k``; needs t[0] <= t_k <= t[-1]."""
+        """Interpolated (up, gyr, acc, ok, bracket width s) at ``t_k``; needs
+        t[0] <= t_k <= t[-1]."""
         ts = self.t
         # Drop samples no longer needed (keep the one at or before t_k).
         j = 0
@@ -162,7 +163,7 @@ class _SensorStream:
         if j:
             del ts[:j], self.up[:j], self.gyr[:j], self.acc[:j]
         if ts[0] == t_k or len(ts) == 1:
-            return self.up[0], self.gyr[0], self.acc[0], ts[0] == t_k
+            return self.up[0], self.gyr[0], self.acc[0], ts[0] == t_k, 0.0
         t0, t1 = ts[0], ts[1]
         ok = (t1 - t0) <= max_gap_s
         w = (t_k - t0) / (t1 - t0)
@@ -183,7 +184,7 @@ class _SensorStream:
             a0[1] + w * (a1[1] - a0[1]),
             a0[2] + w * (a1[2] - a0[2]),
         )
-        return (ux / n, uy / n, uz / n), gyr, acc, ok
+        return (ux / n, uy / n, uz / n), gyr, acc, ok, t1 - t0
 
 
 @dataclass(slots=True)
@@ -197,6 +198,8 @@ class _Row:
     acc_s: float
     acc_f: float
     accv_s: tuple[float, float, float]
+    bridged: bool = False
+    """Interpolated across missing samples (a short gap): fine for angles, not for timing."""
 
 
 class _Calibrator:
@@ -629,6 +632,8 @@ class SessionAnalyzer:
         self._knee: list[float] = []
         self._vel: list[float] = []
         self._valid: list[bool] = []
+        self._bridged: list[bool] = []
+        self._bridge_s = 2.5 / float(sampling_rate_hz)
         self._phase: list[str] = []
         self._rep: list[str] = []
         self._n_returned = 0
@@ -724,11 +729,12 @@ class SessionAnalyzer:
             t_k = self._k_next / rate
             if t_k > s.t[-1] or t_k > f.t[-1]:
                 break
-            up_s, gyr_s, acc_s, ok_s = s.sample(t_k, gap)
-            up_f, gyr_f, acc_f, ok_f = f.sample(t_k, gap)
+            up_s, gyr_s, acc_s, ok_s, w_s = s.sample(t_k, gap)
+            up_f, gyr_f, acc_f, ok_f, w_f = f.sample(t_k, gap)
             row = _Row(
                 t=t_k,
                 valid=ok_s and ok_f,
+                bridged=max(w_s, w_f) > self._bridge_s,
                 up_s=up_s,
                 up_f=up_f,
                 gyr_s=gyr_s,
@@ -778,6 +784,7 @@ class SessionAnalyzer:
         self._knee.append(nan)
         self._vel.append(nan)
         self._valid.append(False)
+        self._bridged.append(True)
         self._phase.append("")
         self._rep.append("")
 
@@ -801,6 +808,7 @@ class SessionAnalyzer:
                 self._knee.append(knee)
                 self._vel.append(vel)
                 self._valid.append(True)
+                self._bridged.append(r.bridged)
                 self._phase.append("")
                 self._rep.append("")
         i = len(self._t) - 1

@@ -50,6 +50,8 @@ _PUMP_LOOKBACK_S = 1.0
 _STILL_FOR_BASE_S = 0.6
 _NEW_BOTTOM_S = 4.0
 _MAX_GAP_IN_REP_S = 1.0
+_STOPPED_DPS = 1.0  # the ankle has stopped (a hold, not a turnaround)
+_STOPPED_TOP_S = 0.4  # ... for at least this long at the top
 _REST_DPS = 2.0  # slower than this: at rest before a rise
 _PRE_REST_S = 0.4  # rest kept before the rise for its level
 
@@ -293,6 +295,9 @@ class RepTracker:
         if gap_rows > int(_MAX_GAP_IN_REP_S * rate):
             return  # a long gap inside the rep: drop it rather than guess
         x = d * ang
+        # Samples interpolated across short gaps are kept: dropping them from the fits was
+        # measured to do more harm (an onset inside the gap loses its anchor) than good.
+        x_fit = x
         c = self.i_cross - i0
         ar = self.i_arrive - i0
         slow = np.abs(vel) < s.plateau_vel_dps
@@ -303,7 +308,14 @@ class RepTracker:
         top_mask = slow[c : ar + 1] & (x[c : ar + 1] >= lvl0 + 0.7 * (peak_x - lvl0))
         top_idx = np.flatnonzero(top_mask) + c
         if top_idx.size >= 3:
-            lvl_top = float(np.median(x[top_idx]))
+            top = x[top_idx]
+            stopped = np.abs(vel[top_idx]) < _STOPPED_DPS
+            # A top where the ankle stops is a hold: the median of the top. Without
+            # a stop it is only a turnaround, where a median would sit below the peak.
+            if stopped.sum() >= _STOPPED_TOP_S * rate:
+                lvl_top = float(np.nanmedian(top))
+            else:
+                lvl_top = float(np.nanpercentile(top, 90))
             i_top = int(top_idx[top_idx.size // 2])
         else:
             i_top = int(np.nanargmax(x[c : ar + 1])) + c
@@ -327,7 +339,7 @@ class RepTracker:
         # opposite excursion is already under way, or the previous one just ended.
         opposite_now = float(x[-1]) < lvl0 - s.rep_on_deg
         t_r0, t_r1, _ = fit_transition(
-            t[: i_top + 1], x[: i_top + 1], level_from=lvl0, level_to=lvl_top
+            t[: i_top + 1], x_fit[: i_top + 1], level_from=lvl0, level_to=lvl_top
         )
         j0 = max(0, self.i_cross - int((_PUMP_GAP_S + 1.0) * rate))
         back = [
@@ -347,11 +359,13 @@ class RepTracker:
         lo = float(np.nanmin(tail)) - 0.05 * rom
         hi = float(np.nanmax(tail))
         t_l0, t_l1, lvl1 = fit_transition(
-            t[i_top:], x[i_top:], level_from=lvl_top, level_to=lvl1, free="to"
+            t[i_top:], x_fit[i_top:], level_from=lvl_top, level_to=lvl1, free="to"
         )
         if not lo <= lvl1 <= hi:
             lvl1 = min(max(lvl1, lo), hi)
-            t_l0, t_l1, _ = fit_transition(t[i_top:], x[i_top:], level_from=lvl_top, level_to=lvl1)
+            t_l0, t_l1, _ = fit_transition(
+                t[i_top:], x_fit[i_top:], level_from=lvl_top, level_to=lvl1
+            )
         if not all(map(math.isfinite, (t_r1, t_l0, t_l1))):
             return
         if t_l1 - t_r0 < s.min_rep_s or t_l1 - t_l0 < s.min_lower_s:

@@ -255,3 +255,20 @@ def test_no_stance_gives_a_flagged_fallback(short_calf: Session) -> None:
     assert res.calibration is not None
     assert res.calibration.flagged_fallback
     assert any(w.kind == "calibration_fallback" for w in res.warnings)
+
+
+def test_reps_without_a_top_hold(tmp_path: Path) -> None:
+    # Rise and lowering meet at the top: the hold must come out ~0, not a made-up plateau.
+    text = SHORT_CALF.replace("hold_s = 1.0", "hold_s = 0.0").replace(
+        "lower_s = 3.0", "lower_s = 2.5"
+    )
+    ses = sim.simulate(
+        _scenario(tmp_path, text), seed=6, sensor_faults=sim.SensorFaults.realistic(6)
+    )
+    res = analyze_session(ses, exercise_hint="calf_raise")
+    truth = _truth(ses, "truth.rep")
+    assert len(res.reps) == len(truth)
+    for r, t in zip(res.reps, truth, strict=True):
+        assert r.hold_s == pytest.approx(t["hold_s"], abs=0.1)
+        assert r.lower_s == pytest.approx(t["lower_s"], abs=0.1)
+        assert r.no_hold
