@@ -182,7 +182,15 @@ def load_map(path: Path, *, fmt: str = "generic") -> ImportMap:
     except FileNotFoundError:
         msg = f"map {path}: no such file; check the --map path"
         raise ImportFormatError(msg) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
+        tomls = sorted(q.name for q in path.glob("*.toml"))[:3]
+        inside = f" such as {', '.join(tomls)}" if tomls else ""
+        msg = f"map {path}: is a folder; give one TOML map file{inside}"
+        raise ImportFormatError(msg) from None
+    except UnicodeDecodeError:
+        msg = f"map {path}: is not a text file (a map is TOML text); check the --map path"
+        raise ImportFormatError(msg) from None
+    except OSError as exc:
         msg = f"map {path}: cannot be read ({one_line(exc)}); check the file"
         raise ImportFormatError(msg) from None
     except tomllib.TOMLDecodeError as exc:

@@ -246,3 +246,13 @@ def test_side_flag_contradicting_every_placement_is_an_error(tmp_path: Path) -> 
         load_export([data], "generic", map_path=m, placements={"side": "right"})
     session = load_export([data], "generic", map_path=m, placements={"side": "left"})
     assert list(session.chunks) == ["shin_left"]
+
+
+def test_map_that_is_a_folder_or_binary(tmp_path: Path) -> None:
+    (tmp_path / "walk.toml").write_text(MAP)
+    with pytest.raises(ImportFormatError, match="is a folder; give one TOML map file such as walk"):
+        load_map(tmp_path)
+    binary = tmp_path / "s.calf"
+    binary.write_bytes(b"\xff\xff\xff\xff\x00\x10")
+    with pytest.raises(ImportFormatError, match=r"is not a text file \(a map is TOML text\)"):
+        load_map(binary)
