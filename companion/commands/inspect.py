@@ -138,12 +138,17 @@ def _print_text(name: str, info: dict) -> None:
     print("  sensors:")
     for s in info["sensors"]:
         rate = s.get("effective_rate_hz")
-        rate_txt = f"{rate:.1f} Hz measured" if rate else "no rate"
+        if rate:
+            quality = (
+                f"{rate:.1f} Hz measured, loss {s.get('loss_pct', 0.0):.2f} %, "
+                f"{s['gaps']} gap{'' if s['gaps'] == 1 else 's'}"
+            )
+        else:  # fewer than two samples: no rate, no loss to speak of
+            quality = "no data recorded" if s["samples"] == 0 else "too few samples for a rate"
         extras = [k for k in ("has_quaternion", "has_counter") if s[k]]
         print(
             f"    {s['sensor_id']:<11} {s['family']:<10} {s['segment']}/{s['side']:<6} "
-            f"{s['samples']:>8} samples  {s['nominal_rate_hz']:g} Hz nominal, {rate_txt}, "
-            f"loss {s.get('loss_pct', 0.0):.2f} %, {s['gaps']} gap{'' if s['gaps'] == 1 else 's'}"
+            f"{s['samples']:>8} samples  {s['nominal_rate_hz']:g} Hz nominal, {quality}"
             + (f"  [{', '.join(e.removeprefix('has_') for e in extras)}]" if extras else "")
             + (f"  {s['address']}" if s["address"] else "")
         )

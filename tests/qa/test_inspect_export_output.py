@@ -113,3 +113,25 @@ def test_export_several_session_files_all_or_nothing(
     assert main(["export", str(files[0]), str(twin / "s1.calf"), "--out", str(tmp_path / "x")]) == 2
     assert "two session files are named 's1'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_inspect_sensor_without_samples_says_so(tmp_path: Path, capsys) -> None:
+    """Regression: a sensor that recorded nothing showed "loss 0.00 %"."""
+    import numpy as np
+
+    from companion.model import ImuChunk
+
+    session = make_session(100)
+    foot = session.chunks["foot_left"]
+    session.chunks["foot_left"] = ImuChunk(
+        sensor_id="foot_left",
+        placement=foot.placement,
+        t_s=np.empty(0),
+        acc_m_s2=np.empty((0, 3)),
+        gyr_dps=np.empty((0, 3)),
+    )
+    p = tmp_path / "s.calf"
+    write_session(p, session)
+    assert main(["inspect", str(p)]) == 0
+    foot_line = next(line for line in capsys.readouterr().out.splitlines() if "foot_left" in line)
+    assert foot_line.endswith("0 samples  120 Hz nominal, no data recorded")
