@@ -27,7 +27,12 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         help="read vendor/research exports directly: dot, metabase, witmotion, generic",
     )
     parser.add_argument(
-        "--map", dest="map_path", type=Path, default=None, help="column map for --from generic"
+        "--map",
+        dest="map_path",
+        type=Path,
+        default=None,
+        metavar="MAP.toml",
+        help="with --from: column map (generic) or placements (any format)",
     )
     parser.add_argument(
         "--side",

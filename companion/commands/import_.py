@@ -40,10 +40,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         dest="map_path",
         type=Path,
         default=None,
+        metavar="MAP.toml",
         help="TOML map: columns and units for --from generic; placements for any format",
     )
-    p.add_argument("--shin", type=Path, default=None, help="the shin sensor's file")
-    p.add_argument("--foot", type=Path, default=None, help="the foot sensor's file")
+    p.add_argument(
+        "--shin", type=Path, default=None, metavar="FILE", help="the shin sensor's export file"
+    )
+    p.add_argument(
+        "--foot", type=Path, default=None, metavar="FILE", help="the foot sensor's export file"
+    )
     p.add_argument(
         "--side", choices=("left", "right"), default=None, help="the leg the sensors were on"
     )
@@ -57,7 +62,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "'1_*=foot_left,2_*=shin_left', or a regex with groups (?P<segment>) (?P<side>)"
         ),
     )
-    p.add_argument("--out", type=Path, required=True, help="session file to write")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE.calf",
+        help="session file to write (never overwritten)",
+    )
     p.set_defaults(func=run)
 
 
