@@ -60,6 +60,22 @@ def open_source(
 ) -> tuple[Session, LoadReport]:
     """Open one session file, or read exports with the importers when ``from_format`` is set."""
     if from_format is None:
+        given = [
+            flag
+            for flag, value in (
+                ("--map", map_path),
+                ("--side", side),
+                ("--placement-rule", placement_rule),
+            )
+            if value is not None
+        ]
+        if given:
+            msg = (
+                f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} when "
+                "reading exports with --from FMT; a "
+                "session file already holds its placements (drop the option or add --from)"
+            )
+            raise UsageError(msg)
         if len(paths) != 1:
             msg = (
                 f"expected one session file, got {len(paths)}; "

@@ -135,3 +135,17 @@ def test_inspect_sensor_without_samples_says_so(tmp_path: Path, capsys) -> None:
     assert main(["inspect", str(p)]) == 0
     foot_line = next(line for line in capsys.readouterr().out.splitlines() if "foot_left" in line)
     assert foot_line.endswith("0 samples  120 Hz nominal, no data recorded")
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [(["--side", "left"], "--side only applies"), (["--map", "m.toml"], "--map only applies")],
+)
+def test_export_options_without_from_are_refused(
+    files: list[Path], extra: list[str], named: str, capsys
+) -> None:
+    """Regression: --side/--map/--placement-rule were silently ignored on a session file."""
+    assert main(["inspect", str(files[0]), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"companion inspect: {named} when reading exports with --from FMT")
+    assert err.count("\n") == 1
