@@ -523,6 +523,10 @@ class VirtualPeripheral:
         now = loop.time()
         if self._t_next is None:
             self._t_next = now + float(self._rng.uniform(0, 1.0 / self._configured_rate()))
+            if radio.motion_epoch_s is None:
+                radio.motion_epoch_s = self._t_next
+            # start where the leg's movement is now, not at its beginning
+            self._k = max(0, round((self._t_next - radio.motion_epoch_s) * self._configured_rate()))
         # samples measured while nobody was connected are not sent
         T_dev = skew / self._configured_rate()
         if self._t_next < now:
@@ -838,6 +842,10 @@ class EmulatedRadio:
         self.ci_s = float(ci_s)
         self.jitter_s = float(jitter_s)
         self.available = available
+        # One motion clock for every peripheral of the radio: the shin and the foot belong
+        # to one leg, so sample k of each is the same instant of the movement however far
+        # apart the host connected them (set when the first peripheral starts streaming).
+        self.motion_epoch_s: float | None = None
         rates = rate_hz or {}
         self.peripherals = [
             VirtualPeripheral(s, self, rate_hz=rates.get(s.family)) for s in sensors
