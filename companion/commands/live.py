@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from companion.errors import UsageError
-from companion.ui.launch import add_window_arguments, launch
+from companion.ui.launch import add_window_arguments, check_screenshot_target, launch
 
 DEFAULT_SCENARIO = "routine"
 
@@ -194,6 +194,8 @@ def run(args: argparse.Namespace) -> int:
     from companion.ui.launch import bundled_recording
 
     check_display(suggestion=f"companion score {bundled_recording()}")
+    if args.screenshot is not None:  # before simulating or connecting
+        check_screenshot_target(args.screenshot)
     if args.simulate is not None:
         if args.faults:
             msg = "--faults only applies to emulated sensors; use --emulate FAMILY"

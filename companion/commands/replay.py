@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 
-from companion.commands._common import add_source_arguments, open_source
+from companion.commands._common import add_source_arguments, open_from_args
 from companion.errors import UsageError
-from companion.ui.launch import add_window_arguments, launch
+from companion.ui.launch import add_window_arguments, check_screenshot_target, launch
 
 
 def _speed(text: str) -> float:
@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     check_display(
         suggestion=f"companion score {args.files[0] if args.files else bundled_recording()}"
     )
-    session, _report = open_source(args.files, args.from_format, args.map_path)
+    if args.screenshot is not None:  # before loading a large file
+        check_screenshot_target(args.screenshot)
+    session, report = open_from_args(args)
     from companion.sources.replay import ReplaySource
 
     source = ReplaySource(session, speed=args.speed, start_paused=args.paused)
@@ -81,4 +83,5 @@ def run(args: argparse.Namespace) -> int:
         title=f"calf companion — replay {name}",
         session_plan=session.plan,
         on_started=on_started,
+        warnings=list(report.warnings),
     )

@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import logging
 import math
+import os
 import queue
 import threading
 import time
@@ -154,6 +155,10 @@ class MainWindow(QMainWindow):
         self.screenshot_path: Path | None = None
         """Saved (once) when the window closes: ``--screenshot``."""
         self.screenshot_saved: Path | None = None
+        self.screenshot_error = ""
+        self.load_warnings: list[str] = []
+        """What the reader said about the session file (shown in the status bar)."""
+        """Why ``--screenshot`` could not be written (the command reports it once)."""
         self.setWindowTitle(title or f"calf companion — {mode}")
         self._build(window_s, scan)
         self._build_menus()
@@ -495,8 +500,8 @@ class MainWindow(QMainWindow):
         if self.screenshot_path is not None and self.screenshot_saved is None:
             try:
                 self.screenshot_saved = self.save_screenshot(self.screenshot_path)
-            except OSError as exc:
-                log.error("%s", exc)
+            except OSError as exc:  # the command says it, once
+                self.screenshot_error = str(exc)
         self._save_state()
         self._closing = True
         self.redraw_timer.stop()
@@ -961,14 +966,38 @@ class MainWindow(QMainWindow):
             self, "Save screenshot", "companion.png", "PNG (*.png)"
         )
         if path:
-            self.save_screenshot(Path(path))
+            try:
+                self.save_screenshot(Path(path))
+            except OSError as exc:
+                self._set_status(str(exc))
 
     def save_screenshot(self, path: Path) -> Path:
+        """Save the window as a PNG at ``path``, atomically: a temporary file beside it is
+        renamed into place only when complete, so a failure never leaves ``path`` empty or
+        half-written. The folder is not created (a mistyped folder is the caller's error)."""
         self.redraw()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.grab().save(str(path)):
-            msg = f"could not write the screenshot {path}"
+        if not path.parent.is_dir():
+            msg = (
+                f"could not write the screenshot {path}: the folder {path.parent} does not "
+                "exist; create it first or choose another place"
+            )
             raise OSError(msg)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+        try:
+            if not self.grab().save(str(tmp), "PNG"):
+                msg = (
+                    f"could not write the screenshot {path}: saving the image failed; "
+                    "check that the folder is writable and the disk is not full"
+                )
+                raise OSError(msg)
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            if str(exc).startswith("could not write the screenshot"):
+                raise
+            msg = f"could not write the screenshot {path}: {exc.strerror or exc}"
+            raise OSError(msg) from exc
         return path
 
     def _show_shortcuts(self) -> None:
@@ -982,13 +1011,22 @@ class MainWindow(QMainWindow):
         """Keep a one-off message (saved, error) on screen for 6 s."""
         return time.monotonic() - self._status_t < 6.0
 
+    def show_load_warnings(self, warnings: list[str]) -> None:
+        """Keep the session file's warnings in the status bar (its tooltip has them all)."""
+        self.load_warnings = list(warnings)
+        self.status_label.setToolTip("\n".join(self.load_warnings))
+        if self.load_warnings:
+            self._set_status(f"File warning: {self.load_warnings[0]}")
+
     def _status_line(self) -> str:
         if self.stream_error:
             return self.stream_error
         c = self.coach
         clock = "" if math.isnan(c.latest_input_t_s) else f" · {_mmss(c.latest_input_t_s)}"
         done = " — finished" if self._source_done else ""
-        return f"{self._mode_text()}{clock}{done} · plan: {self.targets.name}"
+        n = len(self.load_warnings)
+        warn = f" · ⚠ {n} file warning{'' if n == 1 else 's'} (hover)" if n else ""
+        return f"{self._mode_text()}{clock}{done} · plan: {self.targets.name}{warn}"
 
     def _mode_text(self) -> str:
         return {
