@@ -20,12 +20,17 @@ from scipy.special import betainc
 __all__ = ["fit_transition"]
 
 _BETA_KS = (1.5, 2.0, 2.5, 3.0, 3.5, 4.5)
+# Asymmetric shapes I_τ(a, b): a sets how gently the move leaves, b how gently it arrives
+# (real lowerings often arrive more abruptly than they leave: the heel lands).
+_BETA_AB = tuple((a, b) for a in (1.5, 2.0, 3.0, 4.0) for b in (1.25, 1.5, 2.0, 3.0, 4.0) if a != b)
 
 
-def _shape(name: float | str, tau: np.ndarray) -> np.ndarray:
+def _shape(name: float | str | tuple[float, float], tau: np.ndarray) -> np.ndarray:
     tc = np.clip(tau, 0.0, 1.0)
     if name == "cos":
         return 0.5 - 0.5 * np.cos(math.pi * tc)
+    if isinstance(name, tuple):
+        return betainc(name[0], name[1], tc)
     k = float(name)
     return betainc(k, k, tc)
 
@@ -75,9 +80,9 @@ def fit_transition(
     t_lo, t_hi = float(t[0]) - 5.0, float(t[-1]) + 5.0
     n_free = {"none": 0, "from": 1, "to": 1, "both": 2}[free]
     best: tuple[float, float, float, float] | None = None
-    for shape in (*_BETA_KS, "cos"):
+    for shape in (*_BETA_KS, *_BETA_AB, "cos"):
 
-        def resid(p: np.ndarray, shape: float | str = shape) -> np.ndarray:
+        def resid(p: np.ndarray, shape: float | str | tuple[float, float] = shape) -> np.ndarray:
             t0, d = p[0], p[1]
             lf, lt = level_from, level_to
             if free == "from":
