@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from companion.commands.simulate import seed_value
 from companion.errors import UsageError
 from companion.ui.launch import add_window_arguments, check_screenshot_target, launch
 
@@ -48,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "disconnect_every=60,down_s=2,mute=shin",
     )
     p.add_argument("--rate", type=float, default=None, metavar="HZ", help="sensor sampling rate")
-    p.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
+    p.add_argument("--seed", type=seed_value, default=0, help="simulator seed (default 0)")
     p.add_argument(
         "--side", choices=("left", "right"), default="left", help="leg of the simulated sensors"
     )

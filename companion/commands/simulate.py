@@ -15,6 +15,20 @@ from pathlib import Path
 from companion.errors import UsageError
 
 FAULT_PRESETS = ("none", "realistic")
+MAX_SESSION_S = 86400.0  # companion.sim.simulator.MAX_SESSION_S, without importing numpy here
+
+
+def seed_value(text: str) -> int:
+    """``--seed N``: a whole number from 0 to 2**63-1 (numpy's seed range)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number such as 0 or 42, got {text!r}"
+        ) from None
+    if not 0 <= v <= 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"seed {v} is out of range; give 0 to 2**63-1")
+    return v
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a built-in scenario name (see --list) or a scenario TOML file",
     )
     p.add_argument("--list", action="store_true", help="list the built-in scenarios and exit")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_value, default=0, help="random seed (default 0)")
     p.add_argument(
         "--duration",
         type=float,
@@ -79,12 +93,15 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         raise UsageError("no output file given; add --out FILE.calf.")
     out: Path = args.out
-    if out.exists():
-        raise UsageError(f"{out} already exists; choose another --out, nothing was overwritten.")
-    if not out.parent.is_dir():
-        raise UsageError(f"{out.parent} is not a folder; create it first or choose another --out.")
+    from companion.storage import check_writable_session_path
+
+    check_writable_session_path(out)  # before the simulation: a folder, an existing file...
     if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
         raise UsageError(f"--duration {args.duration} is not a positive number of seconds.")
+    if args.duration is not None and args.duration > MAX_SESSION_S:
+        raise UsageError(
+            f"--duration {args.duration:g} s is too long; give at most {MAX_SESSION_S:g} s (24 h)."
+        )
     faults = (
         SensorFaults.realistic(args.seed) if args.faults == "realistic" else SensorFaults.none()
     )
@@ -101,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
     write_session(out, session, overwrite=False)
     kinds = collections.Counter(a["kind"] for a in session.annotations)
-    truth = ", ".join(f"{n} {k.removeprefix('truth.')}" for k, n in sorted(kinds.items()))
+    truth = ", ".join(_count(n, k.removeprefix("truth.")) for k, n in sorted(kinds.items()))
     n = min(len(c) for c in session.chunks.values())
     print(
         f"wrote {out}: scenario {session.extra['scenario']}, seed {args.seed}, "
@@ -109,3 +126,16 @@ def run(args: argparse.Namespace) -> int:
         f"{args.rate:g} Hz, faults {args.faults}; truth: {truth}"
     )
     return 0
+
+
+_NOUNS = {
+    "pumps": ("ankle-pump block", "ankle-pump blocks"),
+    "still": ("still stance", "still stances"),
+    "walk": ("walk", "walks"),
+}
+
+
+def _count(n: int, kind: str) -> str:
+    """``1 rep``, ``60 reps``, ``1 ankle-pump block`` for a truth annotation kind."""
+    one, many = _NOUNS.get(kind, (kind, kind if kind.endswith("s") else f"{kind}s"))
+    return f"{n} {one if n == 1 else many}"

@@ -98,6 +98,81 @@ def _non_negative(where: str, **values: float) -> None:
             raise _err(where, f"{name} must be >= 0, got {value!r}", "use a number >= 0")
 
 
+MAX_PHASE_S = 3600.0
+"""Longest single phase a scenario may ask for (a hold, a rest, a calibration stance)."""
+MAX_COUNT = 1000
+"""Most sets, reps, holds, pumps or strides in one block."""
+MAX_REPS_PER_BLOCK = 5000
+"""Most reps in one block (sets × reps)."""
+_DEG_LIMITS: dict[str, tuple[float, float]] = {
+    # Anatomical ranges, generous: ankle dorsiflexion reaches ~50°, plantarflexion ~65°.
+    "rom_deg": (0.0, 90.0),
+    "toes_raised_deg": (0.0, 45.0),
+    "angle_deg": (-20.0, 60.0),
+    "dorsiflexion_deg": (0.0, 50.0),
+    "plantarflexion_deg": (0.0, 65.0),
+    "bottom_deg": (-45.0, 45.0),
+    "shin_lean_deg": (-45.0, 45.0),
+    "sway_deg": (0.0, 10.0),
+    "deepen_per_breath_deg": (-5.0, 5.0),
+    "bounce_amplitude_deg": (0.0, 20.0),
+    "knee_tracking_deg": (-30.0, 30.0),
+    "knee_in_deg": (-30.0, 30.0),
+    "arch_collapse_deg": (0.0, 20.0),
+    "depth_deg": (0.0, 60.0),
+}
+_DEFAULT_DEG_LIMITS = (-60.0, 60.0)
+_OTHER_LIMITS: dict[str, tuple[float, float]] = {
+    "bounce_hz": (0.0, 5.0),
+    "stride_length_m": (0.0, 3.0),
+    "heel_strike_m_s2": (0.0, 200.0),
+}
+
+
+def _check_limits(block: Any, where: str) -> None:
+    """Upper limits (and anatomical angle ranges) that keep a scenario realistic and finite:
+    phases up to :data:`MAX_PHASE_S`, counts up to :data:`MAX_COUNT`."""
+    for f in fields(block):
+        value = getattr(block, f.name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if isinstance(value, int):
+            if value > MAX_COUNT:
+                raise _err(where, f"{f.name} = {value} is too many", f"use at most {MAX_COUNT}")
+            continue
+        if math.isnan(value) and math.isnan(f.default if isinstance(f.default, float) else 0.0):
+            continue  # NaN: "the default" for this key
+        if f.name == "rom_deg" and value == -1.0:
+            continue  # the exercise's default ROM
+        name = f.name
+        if name.endswith("_s"):
+            lo, hi = 0.0, MAX_PHASE_S
+        elif name in _OTHER_LIMITS:
+            lo, hi = _OTHER_LIMITS[name]
+        elif name.endswith("_deg"):
+            lo, hi = _DEG_LIMITS.get(name, _DEFAULT_DEG_LIMITS)
+        else:
+            continue
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise _err(where, f"{name} = {value:g} is out of range", f"use {lo:g} to {hi:g}")
+    sets, reps = getattr(block, "sets", 1), getattr(block, "reps", 1)
+    if isinstance(sets, int) and isinstance(reps, int) and sets * reps > MAX_REPS_PER_BLOCK:
+        raise _err(
+            where,
+            f"{sets} sets × {reps} reps is too many",
+            f"use at most {MAX_REPS_PER_BLOCK} reps in a block",
+        )
+    for i, dev in enumerate(getattr(block, "deviations", ()) or ()):
+        for key, value in dev.items():
+            hi = MAX_PHASE_S if key.endswith("_s") else _DEG_LIMITS.get(key, (0, math.inf))[1]
+            if key in _TEMPO_KEYS and value > hi:
+                raise _err(
+                    f"{where}, deviation {i}",
+                    f"{key} = {value:g} is out of range",
+                    f"use 0 to {hi:g}",
+                )
+
+
 # ----------------------------------------------------------------------------- blocks
 
 
@@ -451,6 +526,7 @@ class Scenario:
                 )
             block = _build(BLOCK_KINDS[kind], table, f"{where} ({kind})")
             block.validate(f"{where} ({kind})")
+            _check_limits(block, f"{where} ({kind})")
             blocks.append(block)
         name = str(d.get("name", source))
         try:
@@ -462,10 +538,16 @@ class Scenario:
             raise _err(
                 source, str(exc), "use numbers for calibration_s, ankle_pumps, variability, tail_s"
             ) from None
-        if not (calibration_s > 0 and ankle_pumps >= 0 and 0 <= variability <= 0.3 and tail_s >= 0):
+        if not (
+            0 < calibration_s <= MAX_PHASE_S
+            and 0 <= ankle_pumps <= MAX_COUNT
+            and 0 <= variability <= 0.3
+            and 0 <= tail_s <= MAX_PHASE_S
+        ):
             raise _err(
                 source,
-                "calibration_s must be > 0, ankle_pumps >= 0, variability in [0, 0.3], tail_s >= 0",
+                f"calibration_s must be in (0, {MAX_PHASE_S:g}], ankle_pumps in [0, {MAX_COUNT}], "
+                f"variability in [0, 0.3], tail_s in [0, {MAX_PHASE_S:g}]",
                 "fix the header values",
             )
         return cls(
@@ -631,6 +713,10 @@ def list_scenarios() -> dict[str, str]:
 _FP, _FI, _SP, _SL = range(4)
 
 
+_MIN_KEYFRAME_STEP_S = 1e-6
+"""Keyframes closer than this are merged (far below any sampling period)."""
+
+
 class _Timeline:
     """Accumulates keyframes, annotations and walking overlays."""
 
@@ -650,8 +736,16 @@ class _Timeline:
     def move(self, duration_s: float, target: np.ndarray) -> None:
         if duration_s <= 0.0:
             return
+        target = np.asarray(target, dtype=np.float64)
+        if self.t + duration_s - self.kf_t[-1] < _MIN_KEYFRAME_STEP_S:
+            # Rounding residue (a hold's remainder late in a long session can be 1e-13 s,
+            # which the clock cannot even represent): no keyframe, or a step of 1 µs.
+            if np.array_equal(target, self.pose):
+                self.t += duration_s
+                return
+            duration_s = self.kf_t[-1] + _MIN_KEYFRAME_STEP_S - self.t
         self.t += duration_s
-        self.pose = np.asarray(target, dtype=np.float64).copy()
+        self.pose = target.copy()
         self.kf_t.append(self.t)
         self.kf_v.append(self.pose.copy())
 

@@ -37,6 +37,20 @@ def _side_sign(side: str) -> float:
         raise UsageError(f"unknown side {side!r}; use 'left' or 'right'.") from None
 
 
+MAX_SESSION_S = 86400.0
+"""Longest session the simulator writes (24 h)."""
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` as an int, or a one-line :class:`UsageError` if it is not in 0…2⁶³−1."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise UsageError(f"seed {seed!r} is not a whole number; give a seed such as 0 or 42.")
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise UsageError(f"seed {seed} is out of range; give a whole number from 0 to 2**63-1.")
+    return int(seed)
+
+
 def _check_rate(sampling_rate_hz: float) -> None:
     if not (math.isfinite(sampling_rate_hz) and 10.0 <= sampling_rate_hz <= 2000.0):
         raise UsageError(
@@ -248,16 +262,26 @@ def simulate(
     side_sign = _side_sign(side)
     _check_rate(sampling_rate_hz)
     faults = sensor_faults if sensor_faults is not None else SensorFaults.none()
-    seed = int(seed)
+    seed = check_seed(seed)
+    if duration_s is not None and not (math.isfinite(duration_s) and duration_s > 0.0):
+        raise UsageError(f"duration {duration_s!r} s is not positive; give seconds > 0.")
+    if duration_s is not None and duration_s > MAX_SESSION_S:
+        raise UsageError(
+            f"duration {duration_s:g} s is longer than a simulated session may be; "
+            f"give at most {MAX_SESSION_S:g} s (24 h)."
+        )
 
     def build(repeats: int) -> tuple[Motion, list[dict[str, Any]]]:
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0x4D4F]))
         return compile_scenario(sc, side_sign=side_sign, rng=rng, repeats=repeats)
 
     motion, annotations = build(1)
+    if duration_s is None and motion.duration_s > MAX_SESSION_S:
+        raise UsageError(
+            f"scenario {sc.name!r} lasts {motion.duration_s:g} s, longer than a simulated "
+            f"session may be; shorten its blocks to at most {MAX_SESSION_S:g} s (24 h) in all."
+        )
     if duration_s is not None:
-        if not (math.isfinite(duration_s) and duration_s > 0.0):
-            raise UsageError(f"duration {duration_s!r} s is not positive; give seconds > 0.")
         if duration_s > motion.duration_s:
             motion, annotations = build(math.ceil(duration_s / motion.duration_s))
         total_s = float(duration_s)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from companion.commands import simulate as cmd
-from companion.errors import UsageError
+from companion.errors import CompanionError, UsageError
 
 
 def _run(argv: list[str]) -> int:
@@ -51,7 +51,7 @@ def test_writes_a_session_with_truth(tmp_path, capsys) -> None:
 def test_refuses_to_overwrite(tmp_path) -> None:
     out = tmp_path / "s.calf"
     out.write_bytes(b"keep me")
-    with pytest.raises(UsageError, match="already exists"):
+    with pytest.raises(CompanionError, match="already exists"):
         _run(["--scenario", "calf-raises", "--out", str(out)])
     assert out.read_bytes() == b"keep me"
 
