@@ -72,6 +72,8 @@ class FileResult:
     doc: dict[str, Any] | None = None
     plots: tuple[str, ...] = ()
     exit_code: int = 0
+    worker_pid: int = 0
+    """The process that scored the file (several pids: the files ran in parallel)."""
 
 
 def _plot_paths(plot: str, file: Path, sides: list[str], *, many: bool) -> list[tuple[str, Path]]:
@@ -147,7 +149,7 @@ def score_file(
             for side, out in _plot_paths(plot, Path(paths[0]), sorted(per_side), many=many):
                 _atomic_png(doc, out, getattr(per_side[side], "channels", None), side)
                 plots.append(str(out))
-        return FileResult(file=name, ok=True, doc=doc, plots=tuple(plots))
+        return FileResult(file=name, ok=True, doc=doc, plots=tuple(plots), worker_pid=os.getpid())
     except CompanionError as exc:
         text = str(exc)
         if name not in text:
@@ -227,6 +229,37 @@ class _Progress:
             print(self._bar(), file=sys.stderr, flush=True)  # logs: about every 10 %
 
 
+def score_many(
+    jobs_in: list[list[str]],
+    plan_spec: str | None,
+    *,
+    jobs: int = 0,
+    map_path: str | None = None,
+    plot: str | None = None,
+) -> list[FileResult]:
+    """Score session files in ``jobs`` spawned worker processes (0: all cores), in input
+    order; a progress bar and one line per failed file go to stderr."""
+    n_workers = max(1, min(jobs or os.cpu_count() or 1, len(jobs_in)))
+    progress = _Progress(len(jobs_in))
+    results: dict[int, FileResult] = {}
+    ctx = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
+        futures = {
+            pool.submit(score_file, paths, plan_spec, None, map_path, plot, True): i
+            for i, paths in enumerate(jobs_in)
+        }
+        for fut in cf.as_completed(futures):
+            i = futures[fut]
+            try:
+                res = fut.result()
+            except Exception as exc:  # a crashed worker fails only its file
+                name = jobs_in[i][0]
+                res = FileResult(file=name, ok=False, error=f"{name}: worker failed ({exc})")
+            results[i] = res
+            progress.step(res.ok, "" if res.ok else f"companion score: {res.error}")
+    return [results[i] for i in range(len(jobs_in))]
+
+
 def run(args: argparse.Namespace) -> int:
     from companion.scoring import load_plan
     from companion.scoring.report import render_summary_csv, summary_row
@@ -264,26 +297,7 @@ def run(args: argparse.Namespace) -> int:
             args.summary_csv.write_text(render_summary_csv([summary_row(res.doc, res.file)]))
         return 0
 
-    n_workers = args.jobs or os.cpu_count() or 1
-    n_workers = max(1, min(n_workers, len(jobs_in)))
-    progress = _Progress(len(jobs_in))
-    results: dict[int, FileResult] = {}
-    ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
-        futures = {
-            pool.submit(score_file, paths, args.plan, None, map_path, plot, True): i
-            for i, paths in enumerate(jobs_in)
-        }
-        for fut in cf.as_completed(futures):
-            i = futures[fut]
-            try:
-                res = fut.result()
-            except Exception as exc:  # a crashed worker fails only its file
-                name = jobs_in[i][0]
-                res = FileResult(file=name, ok=False, error=f"{name}: worker failed ({exc})")
-            results[i] = res
-            progress.step(res.ok, "" if res.ok else f"companion score: {res.error}")
-    ordered = [results[i] for i in range(len(jobs_in))]
+    ordered = score_many(jobs_in, args.plan, jobs=args.jobs, map_path=map_path, plot=plot)
     rows = [summary_row(r.doc, r.file, r.error) for r in ordered]
     if args.format == "csv":
         sys.stdout.write(render_summary_csv(rows))
