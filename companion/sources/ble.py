@@ -466,6 +466,10 @@ class _Link:
     conn_id: int = 0
     decoders: dict[int, fp.StreamDecoder] = field(default_factory=dict)
     """Decoder of each live connection id (kept until its last notification is processed)."""
+    configured_at_host_s: dict[int, float] = field(default_factory=dict)
+    """Host time the first connection's start commands were acknowledged: before it, a sensor
+    without device time may still stream at its default rate (−inf on a reconnect: the
+    sensor kept the rate it was given)."""
     client: BleakClient | None = None
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     connected_at_host_s: float = 0.0
@@ -477,6 +481,8 @@ class _Link:
     reconnects: int = 0
     bytes_dropped: int = 0
     duplicates_dropped: int = 0
+    early_samples_dropped: int = 0
+    """Samples without device time that arrived before the start commands took effect."""
     last_note: tuple[bytes, float] | None = None
     task: asyncio.Task[None] | None = None
 
@@ -731,6 +737,8 @@ class BleSource:
             link.conn_id += 1
             cid = link.conn_id
             link.decoders[cid] = link.family.new_decoder(link.rate_hz)
+            if not initial:  # the sensor kept the rate set on the first connection
+                link.configured_at_host_s[cid] = -math.inf
             raw = self._raw
             index = link.index
 
@@ -754,6 +762,8 @@ class BleSource:
                 await asyncio.wait_for(
                     client.write_gatt_char(char, payload, response=True), WRITE_TIMEOUT_S
                 )
+            if initial:
+                link.configured_at_host_s[cid] = loop.time()
         except BaseException:
             await self._drop_client(link, stop=False)
             raise
@@ -918,6 +928,7 @@ class BleSource:
                 link = self._links[item.index]
                 assert link.clock is not None
                 # a decoder may hold the start of a packet (Movesense DATA): release it
+                link.configured_at_host_s.pop(item.conn_id, None)
                 flush = getattr(link.decoders.pop(item.conn_id, None), "flush", None)
                 if flush is not None:
                     for ev in flush():
@@ -945,8 +956,17 @@ class BleSource:
             ):
                 link.duplicates_dropped += 1
                 continue
+            # Without device time a sample's time comes from counting samples at the
+            # configured rate, so samples streamed before the rate took effect (at the
+            # sensor's default rate) would stretch the time axis: they are not used.
+            early = not link.family.has_device_time and t_host < link.configured_at_host_s.get(
+                cid, math.inf
+            )
             for ev in decoder.feed(data, char):
                 if isinstance(ev, fp.Samples):
+                    if early:
+                        link.early_samples_dropped += len(ev)
+                        continue
                     self._push_samples(link, t_host, ev, stamped)
                 elif isinstance(ev, fp.BytesDropped):
                     link.bytes_dropped += ev.n_bytes

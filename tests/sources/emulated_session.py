@@ -110,6 +110,10 @@ def check_sensor(run: SessionRun, sensor_id: str) -> Check:
     acc_true = np.array(p.truth.acc_m_s2)
     rec = run.samples(sensor_id)
     idx = np.nonzero(delivered)[0]
+    # without device time, samples that arrived before the rate command was acknowledged are
+    # not used (their rate is unknown); the source counts them
+    link = next(lk for lk in run.source._links if lk.label == sensor_id)
+    idx = idx[link.early_samples_dropped :]
     # samples still in flight when the session was closed are not in the recording
     n = len(rec)
     matched = n <= len(idx) and len(idx) - n <= 4 * max(1, int(0.2 / T))
