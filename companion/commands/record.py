@@ -13,13 +13,16 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import math
 import signal
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from companion.commands.scan import emulated_backend
 from companion.config import KnownSensor, load_known_sensors, remember_sensors
-from companion.errors import SessionFileError, UsageError
+from companion.errors import UsageError
 from companion.model import Gap, ImuChunk, Placement, Side
 
 
@@ -128,16 +131,26 @@ def _assignments(args: argparse.Namespace, radio: object | None) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.duration is not None and args.duration <= 0:
-        msg = f"--duration must be positive, got {args.duration:g}"
+    from companion.storage import check_writable_session_path
+
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
+        msg = f"--duration must be a positive number of seconds, got {args.duration:g}"
         raise UsageError(msg)
-    if args.out.exists():
-        raise SessionFileError(
-            args.out, "already exists", advice="Choose another name; nothing was overwritten."
-        )
-    if not args.out.parent.is_dir():
-        raise SessionFileError(args.out, "cannot be written: its folder does not exist")
+    check_writable_session_path(args.out)  # a folder, an existing file, a missing folder
     return asyncio.run(_record(args))
+
+
+STOP_LATENCY_S = 0.5
+"""With --duration, the source is closed this long after the last wanted sample was measured,
+so samples still on the radio (connection interval, the clock's look-ahead) are in."""
+
+
+def _clip_chunk(chunk: ImuChunk, t_end_s: float | None) -> ImuChunk | None:
+    """The part of ``chunk`` measured before ``t_end_s`` (None if nothing is)."""
+    if t_end_s is None or chunk.t_s[-1] < t_end_s:
+        return chunk
+    n = int(np.searchsorted(chunk.t_s, t_end_s, side="left"))
+    return chunk.slice(0, n) if n > 0 else None
 
 
 def _status_line(st, state: str) -> str:
@@ -186,6 +199,8 @@ async def _record(args: argparse.Namespace) -> int:
     gaps = dict.fromkeys(states, 0)
     out = sys.stdout
     t_start = None
+    t_end_s: float | None = None
+    """Session time at which --duration ends: the first sample's time + the duration."""
     try:
         async for item in source:
             if writer is None:
@@ -208,11 +223,16 @@ async def _record(args: argparse.Namespace) -> int:
                     },
                 )
             if isinstance(item, ImuChunk):
-                writer.write_chunk(item)
-                counts[item.sensor_id] += len(item)
+                if t_end_s is None and args.duration is not None and len(item):
+                    t_end_s = float(item.t_s[0]) + args.duration
+                kept = _clip_chunk(item, t_end_s)
+                if kept is not None:
+                    writer.write_chunk(kept)
+                    counts[item.sensor_id] += len(kept)
             elif isinstance(item, Gap):
-                writer.add_gap(item)
-                gaps[item.sensor_id] += 1
+                if t_end_s is None or item.t_start_s < t_end_s:
+                    writer.add_gap(item)
+                    gaps[item.sensor_id] += 1
             elif isinstance(item, LinkStateChanged):
                 states[item.sensor_id] = item.state.value
                 writer.add_annotation(
@@ -228,10 +248,14 @@ async def _record(args: argparse.Namespace) -> int:
                     print(f"{item.t_s:7.1f} s  {item.message}", file=out, flush=True)
             elif isinstance(item, SensorStats) and not args.quiet:
                 print(_status_line(item, states[item.sensor_id]), file=out, flush=True)
-            if (
-                args.duration is not None
+            # --duration is session time from the first sample: close once every sample
+            # measured before its end has had time to arrive (no samples at all: wall time).
+            now_s = loop.time() - source.t0_host_s
+            if (t_end_s is not None and now_s >= t_end_s + STOP_LATENCY_S) or (
+                t_end_s is None
+                and args.duration is not None
                 and t_start is not None
-                and loop.time() - t_start >= args.duration
+                and loop.time() - t_start >= args.duration + STOP_LATENCY_S
             ):
                 await source.close()
     finally:
