@@ -647,6 +647,12 @@ class CoachState:
         if self.hold_active() and self.hold is not None:
             a = self.hold.angle_deg
             return (a - 5.0, a + 5.0)
+        if (
+            self.rep_in_progress is None
+            and not self.reps
+            and (self.targets.exercise == "stretch" or self.hold is not None)
+        ):
+            return self._stretch_band()
         ex = self.exercise
         peaks = [r.rep.peak_angle_deg for r in self.reps_in_set()[-10:]]
         if peaks:
@@ -654,6 +660,31 @@ class CoachState:
             lo, hi = sorted((0.7 * p, p + math.copysign(5.0, p)))
             return (lo, hi)
         return (-45.0, -20.0) if ex == "calf_raise" else (12.0, 30.0)
+
+    def _stretch_band(self) -> tuple[float, float]:
+        """Where a stretch is held (dorsiflexion is positive), before a hold or between holds:
+        around the last hold's angle, else the range of the plan's knee position."""
+        band = DEFAULT_SETTINGS.hold_band_deg
+        h = self.hold
+        if h is not None:
+            a = h.held_angle_deg if math.isfinite(h.held_angle_deg) else h.angle_deg
+            if math.isfinite(a):
+                return (a - band, a + band)
+        bent_min = DEFAULT_SETTINGS.bent_knee_min_deg
+        straight_max = DEFAULT_SETTINGS.straight_knee_max_deg
+        knee = self._plan_stretch_knee()
+        if knee == "bent":
+            return (bent_min, bent_min + 2 * band)
+        if knee == "straight":
+            return (straight_max - 2 * band, straight_max)
+        return (straight_max - 2 * band, bent_min + 2 * band)
+
+    def _plan_stretch_knee(self) -> str:
+        plan = self.targets.plan
+        for b in plan.exercises if plan is not None else ():
+            if b.kind == "stretch":
+                return str(b.knee)
+        return "any"
 
     def set_summary_lines(self, exercise: str, set_index: int) -> list[str]:
         """The end-of-set summary from the analysis' per-rep numbers against the targets."""
