@@ -111,12 +111,17 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    head = f"{'FAMILY':<11}{'NAME':<22}{'ADDRESS':<19}{'RSSI':>6}  {'BATTERY':>7}  PLACEMENT"
-    print(head)
+    # The battery is read only with --battery (it costs a connection per sensor): without
+    # it the column is left out; a battery that could not be read shows "–".
+    batt_head = f"  {'BATTERY':>7}" if args.battery else ""
+    print(f"{'FAMILY':<11}{'NAME':<22}{'ADDRESS':<19}{'RSSI':>6}{batt_head}  PLACEMENT")
     for r in rows:
-        batt = "?" if r["battery_pct"] is None else f"{r['battery_pct']:.0f} %"
+        batt = ""
+        if args.battery:
+            pct = "–" if r["battery_pct"] is None else f"{r['battery_pct']:.0f} %"
+            batt = f"  {pct:>7}"
         print(
             f"{r['family']:<11}{r['name'][:21]:<22}{r['address']:<19}{r['rssi_dbm']:>4} dBm"
-            f"  {batt:>7}  {r['placement'] or '-'}"
+            f"{batt}  {r['placement'] or '-'}"
         )
     return 0
