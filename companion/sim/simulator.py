@@ -39,6 +39,8 @@ def _side_sign(side: str) -> float:
 
 MAX_SESSION_S = 86400.0
 """Longest session the simulator writes (24 h)."""
+MAX_SAMPLES_PER_SENSOR = 864_001
+"""Most samples per sensor in one simulated session (about 1.3 GB while simulating)."""
 MAX_SEED = 2**63 - 1
 
 
@@ -288,6 +290,12 @@ def simulate(
     else:
         total_s = motion.duration_s
     n_samples = math.floor(total_s * sampling_rate_hz + 1e-9) + 1
+    if n_samples > MAX_SAMPLES_PER_SENSOR:
+        raise UsageError(
+            f"{total_s:g} s at {sampling_rate_hz:g} Hz is {n_samples:,} samples per sensor, "
+            f"more than the simulator holds in memory ({MAX_SAMPLES_PER_SENSOR:,}: 24 h at "
+            "10 Hz, 2.4 h at 100 Hz); shorten the duration or lower the rate."
+        )
     return _session(
         motion,
         annotations,

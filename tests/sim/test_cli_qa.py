@@ -153,3 +153,15 @@ def test_count_nouns() -> None:
     assert _count(1, "set") == "1 set"
     assert _count(2, "pumps") == "2 ankle-pump blocks"
     assert _count(1, "hold") == "1 hold"
+
+
+def test_too_many_samples_are_refused_before_sampling() -> None:
+    """24 h at 100 Hz would need ~13 GB: refused with a sentence, at once."""
+    import time
+
+    t0 = time.monotonic()
+    with pytest.raises(UsageError, match="samples per sensor"):
+        simulate("calf-raises", duration_s=86400.0, sampling_rate_hz=100.0)
+    with pytest.raises(UsageError, match="shorten the duration or lower the rate"):
+        simulate("standing-still", duration_s=1000.0, sampling_rate_hz=2000.0)
+    assert time.monotonic() - t0 < 10.0
