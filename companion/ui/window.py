@@ -825,7 +825,11 @@ class MainWindow(QMainWindow):
         while not done() and t < self.replay.t_end_s and not self._closing:
             t = min(t + 1.0, self.replay.t_end_s)
             self.replay.seek(t)
+            generation = self.replay.generation
             await asyncio.sleep(0.01)
+            if self.replay.generation != generation:
+                # another seek (the user pressed Page Up, an arrow, the slider) took over
+                return
         self.redraw()
 
     def set_window_s(self, s: float) -> None:

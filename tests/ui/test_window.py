@@ -417,3 +417,20 @@ def test_emulated_disconnect_shows_reconnecting_then_recovers() -> None:
     w = run(source, script, mode="emulate").window
     assert any("reconnecting…" in s for s in seen)
     assert w.stream_error == ""
+
+
+def test_a_seek_during_next_rep_takes_over(calf_session: Session) -> None:
+    """Page Down runs on in the background; a seek meanwhile (Page Up, an arrow, the slider)
+    stops it, so the position the user asked for stays (a race CI once hit)."""
+    source = ReplaySource(calf_session, speed=4.0, start_paused=True)
+
+    async def script(w) -> None:
+        w.next_rep()
+        await until(lambda: source.cursor_s >= 2.0, 10.0, "the run-on to start")
+        assert w.coach.reps == []  # the first rep is well after 2 s: still running on
+        w.seek_to(1.0)
+        await asyncio.sleep(0.3)  # the run-on would have moved ~30 s further by now
+        assert source.cursor_s == pytest.approx(1.0, abs=1e-9)
+        assert w.coach.reps == []
+
+    run(source, script)
