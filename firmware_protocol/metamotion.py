@@ -20,9 +20,35 @@ Byte sequences and scales below are taken from the vendor SDK's own unit tests
   + float32 x,y,z **in mg** + u8 accuracy; corrected gyro ``19 05`` + float32 °/s + u8.
 * battery: write ``11 CC``, notification ``11 8C <charge %> <voltage mV u16>``.
 
-The board sends no counter and no time stamp while streaming, so acc and gyro samples are
-grouped by their fixed cyclic arrival order (see :class:`MetaDecoder`); samples whose
-partner notification was lost are dropped and reported.
+Streaming with device time (what :data:`FAMILY` starts): the raw acc and gyro notifications
+carry no counter and no time stamp, and they are separate notifications, so a host cannot pair
+them safely after a loss (two lost notifications in a row, a gyro and the next acc, make the
+next acc and gyro look like a pair from different instants). The vendor's own recipe for
+time-stamped acc + gyro streaming chains two on-board data processors instead (SDK docs and
+examples: "chain two processors together (fuser and accounter) to get timestamped acc+gyro
+data"; byte sequences from ``test/test_dataprocessor.py`` ``TestFuser`` /
+``TestFuserAccounter`` and ``TestTearDown`` in mbientlab/MetaWear-SDK-Cpp):
+
+* ``09 08`` removes every data processor (the SDK's tear-down), so the three processors
+  created next get ids 0, 1, 2 and every later command can name them;
+* ``09 02 13 05 ff a0 0f 05``: a buffer processor (type 0x0F) holding the latest gyro sample
+  (``13 04`` on the BMI270), id 0;
+* ``09 02 03 04 ff a0 1b 01 00`` + 11 zero bytes: a fuser (type 0x1B) that joins each acc
+  sample with the buffered gyro sample, id 1;
+* ``09 02 09 03 01 60 11 31 03``: an accounter (type 0x11, mode byte 0x31 = time, 4 bytes,
+  prescale 3) on the fuser, id 2; ``09 07 02 01`` + ``09 03 01`` subscribe to it.
+
+Each sample then arrives as **one** 19-byte notification ``09 03 <id> <tick u32> <acc int16
+x,y,z> <gyro int16 x,y,z>`` (e.g. the SDK's ``09 03 04 1e 02 00 00 f4 0d 3c 39 99 11 01 80 d6
+91 d3 67``): acc and gyro of one instant cannot be separated by a loss, and the tick — the
+board's real-time counter, 48/32768 s = 1.465 ms per tick (``TICK_TIME_STEP`` in the SDKs'
+logging modules) — is the device time of the sample. The SDK rejects an accounter on packed
+data (``source->length() + 4 + 3 >= 20``), so this stream sends one notification per sample:
+at 100 Hz that is the vendor's "about 100 Hz per link" ceiling.
+
+The older packed streams (``raw_start_commands``) have no tick; :class:`MetaDecoder` still
+pairs them by their cyclic arrival order and drops a half whose partner was lost, but two
+adjacent losses cannot be told from a pair (see docs/ble.md).
 
 MetaMotion S (BMI270), from test_accelerometer_bmi270.py and gyro_bosch_register.h: acc config
 ``03 03 <0xA0 | code> <range 0..3>``, packed acc ``03 05``, gyro data ``13 04``, packed gyro
@@ -94,6 +120,24 @@ REG_FUSION_GYRO = 0x05
 REG_FUSION_QUAT = 0x07
 REG_BATTERY_READ = 0xCC
 REG_BATTERY = 0x8C
+MOD_DATA_PROCESSOR = 0x09
+REG_DP_ADD = 0x02
+REG_DP_NOTIFY = 0x03
+REG_DP_SUBSCRIBE = 0x07
+REG_DP_REMOVE_ALL = 0x08
+DP_TYPE_BUFFER = 0x0F
+DP_TYPE_ACCOUNTER = 0x11
+DP_TYPE_FUSER = 0x1B
+ACCOUNTER_TIME_CONFIG = 0x31
+"""Accounter config byte: mode 1 (time) | (length 4 - 1) << 4; 0x30 is count mode."""
+ACCOUNTER_PRESCALE = 0x03
+BUFFER_ID, FUSER_ID, ACCOUNTER_ID = 0, 1, 2
+"""Processor ids the board assigns after ``09 08`` (remove all): in creation order."""
+_U32 = 1 << 32
+TICK_S = 48.0 / 32768.0
+"""One tick of the board's real-time counter (``TICK_TIME_STEP`` = 48/32768 s in the SDKs)."""
+ACCOUNTED_LEN = 19
+FUSED_LEN = 15
 
 ODR_BYTES: dict[float, int] = {25.0: 0x26, 50.0: 0x27, 100.0: 0x28, 200.0: 0x29}
 ACC_RANGE_BYTES: dict[float, int] = {2.0: 0x03, 4.0: 0x05, 8.0: 0x08, 16.0: 0x0C}
@@ -173,7 +217,42 @@ class MetaModuleInfo:
         return ACC_IMPLEMENTATION.get(self.implementation)
 
 
-MetaPacket = MetaRaw | MetaQuaternion | MetaCorrected | MetaBattery | MetaModuleInfo
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetaAccounted:
+    """Fused acc + gyro sample with the board's tick: ``09 03 <id> <tick u32> <acc> <gyro>``."""
+
+    processor_id: int
+    tick: int
+    acc: tuple[int, int, int]
+    gyr: tuple[int, int, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetaFused:
+    """Fused acc + gyro sample without a tick (fuser only): ``09 03 <id> <acc> <gyro>``."""
+
+    processor_id: int
+    acc: tuple[int, int, int]
+    gyr: tuple[int, int, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetaProcessorCreated:
+    """Reply to a data-processor add command: ``09 02 <id>``."""
+
+    processor_id: int
+
+
+MetaPacket = (
+    MetaRaw
+    | MetaQuaternion
+    | MetaCorrected
+    | MetaBattery
+    | MetaModuleInfo
+    | MetaAccounted
+    | MetaFused
+    | MetaProcessorCreated
+)
 
 # (module, register, length) → samples; BMI160 and BMI270 ids differ but never collide
 # once the length is taken into account (13 05 is single on BMI160, packed on BMI270).
@@ -219,6 +298,26 @@ def decode_notification(data: bytes) -> MetaPacket:
             register=data[1],
             samples=tuple((v[i], v[i + 1], v[i + 2]) for i in range(0, 3 * n, 3)),
         )
+    if key == (MOD_DATA_PROCESSOR, REG_DP_NOTIFY):
+        if len(data) < FUSED_LEN:
+            raise TruncatedPacketError(FUSED_LEN, len(data), what=what)
+        if len(data) == ACCOUNTED_LEN:
+            tick, *v = struct.unpack_from("<I6h", data, 3)
+            return MetaAccounted(
+                processor_id=data[2], tick=tick, acc=tuple(v[:3]), gyr=tuple(v[3:])
+            )  # type: ignore[arg-type]
+        if len(data) == FUSED_LEN:
+            v = struct.unpack_from("<6h", data, 3)
+            return MetaFused(processor_id=data[2], acc=v[:3], gyr=v[3:])  # type: ignore[arg-type]
+        raise MalformedPacketError(
+            len(data) - 1,
+            f"a {FUSED_LEN}- or {ACCOUNTED_LEN}-byte fused acc + gyro notification",
+            len(data),
+            what=what,
+        )
+    if key == (MOD_DATA_PROCESSOR, REG_DP_ADD):
+        _exact(data, 3, what)
+        return MetaProcessorCreated(processor_id=data[2])
     if key == (MOD_FUSION, REG_FUSION_QUAT):
         _exact(data, 18, what)
         q = struct.unpack_from("<4f", data, 2)
@@ -264,6 +363,14 @@ def encode_notification(p: MetaPacket) -> bytes:
         return bytes((MOD_FUSION, REG_FUSION_QUAT)) + struct.pack("<4f", *p.wxyz)
     if isinstance(p, MetaCorrected):
         return bytes((MOD_FUSION, p.register)) + struct.pack("<3fB", *p.xyz, p.accuracy)
+    if isinstance(p, MetaAccounted):
+        head = bytes((MOD_DATA_PROCESSOR, REG_DP_NOTIFY, p.processor_id))
+        return head + struct.pack("<I6h", p.tick, *p.acc, *p.gyr)
+    if isinstance(p, MetaFused):
+        head = bytes((MOD_DATA_PROCESSOR, REG_DP_NOTIFY, p.processor_id))
+        return head + struct.pack("<6h", *p.acc, *p.gyr)
+    if isinstance(p, MetaProcessorCreated):
+        return bytes((MOD_DATA_PROCESSOR, REG_DP_ADD, p.processor_id))
     if isinstance(p, MetaModuleInfo):
         tail = b"" if p.implementation is None else bytes((p.implementation,))
         if p.revision is not None:
@@ -345,6 +452,87 @@ def raw_stop_commands(*, imu: str = "bmi160") -> list[bytes]:
     ]
 
 
+def _config_commands(
+    rate_hz: float, acc_range_g: float, gyr_range_dps: float, imu: str
+) -> list[bytes]:
+    odr = _odr(rate_hz)
+    if imu == "bmi160":
+        acc_cfg = bytes((MOD_ACC, 0x03, odr, ACC_RANGE_BYTES[float(acc_range_g)]))
+    else:
+        acc_cfg = bytes(
+            (
+                MOD_ACC,
+                0x03,
+                ODR_BYTES_BMI270_ACC[float(rate_hz)],
+                ACC_RANGE_BYTES_BMI270[float(acc_range_g)],
+            )
+        )
+    return [acc_cfg, bytes((MOD_GYRO, 0x03, odr, GYR_RANGE_CODES[float(gyr_range_dps)]))]
+
+
+REMOVE_ALL_PROCESSORS_COMMAND = bytes((MOD_DATA_PROCESSOR, REG_DP_REMOVE_ALL))
+
+
+def stream_start_commands(
+    rate_hz: float,
+    acc_range_g: float = DEFAULT_ACC_RANGE_G,
+    gyr_range_dps: float = DEFAULT_GYR_RANGE_DPS,
+    *,
+    imu: str = "bmi160",
+) -> list[bytes]:
+    """Time-stamped acc + gyro: one ``09 03 02`` notification per sample (module docstring).
+
+    Remove every data processor, configure acc and gyro, create buffer (gyro) → fuser (acc +
+    buffer) → accounter (time) with the vendor SDK's bytes, subscribe to the accounter, then
+    enable and start both sensors.
+    """
+    _check_imu(imu)
+    cmds = _config_commands(rate_hz, acc_range_g, gyr_range_dps, imu)
+    gyr_reg = REG_GYRO_DATA if imu == "bmi160" else REG_GYRO_DATA_BMI270
+    return [
+        REMOVE_ALL_PROCESSORS_COMMAND,
+        *cmds,
+        # buffer processor on the gyro data signal (source id 0xff, attributes a0, 6 bytes)
+        bytes((MOD_DATA_PROCESSOR, REG_DP_ADD, MOD_GYRO, gyr_reg, 0xFF, 0xA0, DP_TYPE_BUFFER, 5)),
+        # fuser: acc data joined with buffer BUFFER_ID (config padded to 20 bytes, as the SDK)
+        bytes((MOD_DATA_PROCESSOR, REG_DP_ADD, MOD_ACC, REG_ACC_DATA, 0xFF, 0xA0, DP_TYPE_FUSER, 1))
+        + bytes((BUFFER_ID,))
+        + bytes(11),
+        # accounter (time, 4 bytes) on the fuser's output
+        bytes(
+            (
+                MOD_DATA_PROCESSOR,
+                REG_DP_ADD,
+                MOD_DATA_PROCESSOR,
+                REG_DP_NOTIFY,
+                FUSER_ID,
+                0x60,
+                DP_TYPE_ACCOUNTER,
+                ACCOUNTER_TIME_CONFIG,
+                ACCOUNTER_PRESCALE,
+            )
+        ),
+        bytes((MOD_DATA_PROCESSOR, REG_DP_SUBSCRIBE, ACCOUNTER_ID, 0x01)),
+        bytes((MOD_DATA_PROCESSOR, REG_DP_NOTIFY, 0x01)),
+        bytes((MOD_ACC, 0x02, 0x01, 0x00)),
+        bytes((MOD_GYRO, 0x02, 0x01, 0x00)),
+        bytes((MOD_GYRO, 0x01, 0x01)),
+        bytes((MOD_ACC, 0x01, 0x01)),
+    ]
+
+
+def stream_stop_commands() -> list[bytes]:
+    """Stop and disable acc + gyro, unsubscribe the accounter, remove the processors."""
+    return [
+        bytes((MOD_ACC, 0x01, 0x00)),
+        bytes((MOD_GYRO, 0x01, 0x00)),
+        bytes((MOD_ACC, 0x02, 0x00, 0x01)),
+        bytes((MOD_GYRO, 0x02, 0x00, 0x01)),
+        bytes((MOD_DATA_PROCESSOR, REG_DP_SUBSCRIBE, ACCOUNTER_ID, 0x00)),
+        REMOVE_ALL_PROCESSORS_COMMAND,
+    ]
+
+
 def fusion_start_commands(acc_range_g: float = 16.0, gyr_range_dps: float = 2000.0) -> list[bytes]:
     """IMUPlus fusion at 100 Hz: corrected acc + gyro + quaternion (SDK sequence, test vectors).
 
@@ -377,7 +565,10 @@ BATTERY_READ_COMMAND = bytes((MOD_SETTINGS, REG_BATTERY_READ))
 
 
 class MetaDecoder(StreamDecoder):
-    """Groups one notification of each stream (acc, gyro[, quaternion]) into samples.
+    """Decodes the time-stamped fused stream (``09 03``: one sample per notification, device
+    time from the tick, unwrapped) and groups the older separate streams.
+
+    Separate streams: one notification of each stream (acc, gyro[, quaternion]) per sample.
 
     The board streams without counters, but it reads acc and gyro from one IMU at one ODR
     and sends their notifications in a fixed cyclic order (acc, gyro, acc, gyro, …). The
@@ -394,6 +585,7 @@ class MetaDecoder(StreamDecoder):
         gyr_range_dps: float = DEFAULT_GYR_RANGE_DPS,
         *,
         fusion: bool = False,
+        rate_hz: float | None = None,
     ) -> None:
         super().__init__()
         self.acc_g_per_lsb = float(acc_range_g) / 32768.0
@@ -404,6 +596,10 @@ class MetaDecoder(StreamDecoder):
         self._learned = False
         self._group: dict[str, tuple[list[tuple[float, ...]], int]] = {}  # name → (rows, bytes)
         self._pos = 0
+        self._period_ticks = None if rate_hz is None else 1.0 / (float(rate_hz) * TICK_S)
+        self._t_tick: int | None = None  # unwrapped
+        self._raw_tick = 0
+        self._min_d: int | None = None
 
     def feed(self, data: bytes, char_uuid: str | None = None) -> list[Event]:
         out: list[Event] = []
@@ -416,8 +612,27 @@ class MetaDecoder(StreamDecoder):
             self._dropped(out, len(data), f"bad MetaMotion notification: {exc}")
             return out
         g = GRAVITY_M_S2
-        if isinstance(p, MetaBattery | MetaModuleInfo):
+        if isinstance(p, MetaBattery | MetaModuleInfo | MetaProcessorCreated):
             self._reply(out, p)
+            return out
+        if isinstance(p, MetaAccounted | MetaFused):
+            if self.fusion:
+                self._dropped(out, len(data), "MetaMotion stream not used in this mode")
+                return out
+            t_dev = None
+            if isinstance(p, MetaAccounted):
+                t_tick = self._tick_time(out, p.tick, len(data))
+                if t_tick is None:
+                    return out
+                t_dev = np.array([t_tick * TICK_S])
+            self._samples(
+                out,
+                Samples(
+                    acc_m_s2=np.array([p.acc], dtype=np.float64) * (self.acc_g_per_lsb * g),
+                    gyr_dps=np.array([p.gyr], dtype=np.float64) * self.gyr_dps_per_lsb,
+                    t_dev_s=t_dev,
+                ),
+            )
             return out
         rows: list[tuple[float, ...]]
         if isinstance(p, MetaRaw) and not self.fusion:
@@ -439,6 +654,39 @@ class MetaDecoder(StreamDecoder):
         self.stats.packets += 1
         self._take(out, name, rows, len(data))
         return out
+
+    def _tick_time(self, out: list[Event], tick: int, nbytes: int) -> int | None:
+        """Unwrapped tick of a sample; None (dropped) for a repeated tick.
+
+        The 32-bit tick wraps after 72.8 days; a tick that goes backwards (the board
+        restarted) continues the time line one period later, marked ``clock_reset``. Lost
+        samples are reported as :class:`SequenceGap` sized with the rate (or the shortest
+        interval seen).
+        """
+        if self._t_tick is None:
+            t = tick
+        else:
+            d = (tick - self._raw_tick) % _U32
+            if d >= _U32 // 2:
+                d -= _U32
+            if d == 0:
+                self._dropped(out, nbytes, "repeated MetaMotion tick")
+                return None
+            if d > 0 and (self._min_d is None or d < self._min_d):
+                self._min_d = d
+            period = self._period_ticks or float(self._min_d or abs(d))
+            i_exp = round(self._t_tick / period) + 1
+            if d < 0:
+                t = self._t_tick + max(1, round(period))
+                self._gap(out, i_exp, i_exp, 0, reason="clock_reset")
+            else:
+                t = self._t_tick + d
+                missing = round(d / period) - 1
+                if missing > 0:
+                    self._gap(out, i_exp, i_exp + missing, missing)
+        self._t_tick = t
+        self._raw_tick = tick
+        return t
 
     def _drop_group(self, out: list[Event]) -> None:
         if self._group:
@@ -501,7 +749,12 @@ class MetaDecoder(StreamDecoder):
 
 
 class MetaEncoder(DeviceEncoder):
-    """An emulated MetaMotion streaming packed acc + gyro (or fusion outputs).
+    """An emulated MetaMotion streaming packed acc + gyro, fusion outputs, or — once the host
+    has created and subscribed the buffer → fuser → accounter chain
+    (:func:`stream_start_commands`) — one time-stamped fused acc + gyro notification per sample.
+
+    ``tick0`` is the board's real-time counter at the first streamed sample; the tick then
+    advances with the samples streamed (:meth:`skip` advances it over samples not streamed).
 
     ``imu`` picks the board: ``bmi160`` (MetaMotion R / RL / C) or ``bmi270`` (MetaMotion S);
     it answers the accelerometer module-info read accordingly and parses config writes with
@@ -520,6 +773,7 @@ class MetaEncoder(DeviceEncoder):
         fusion: bool = False,
         streaming: bool = True,
         imu: str = "bmi160",
+        tick0: int = 0x000D33A6,
     ) -> None:
         _odr(rate_hz)
         _check_imu(imu)
@@ -531,6 +785,37 @@ class MetaEncoder(DeviceEncoder):
         self.streaming = streaming
         self.battery = MetaBattery(charge_pct=99, voltage_mv=4148)
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self.tick0 = int(tick0)
+        self._n_sampled = 0  # samples measured since tick0 (streamed or skipped)
+        # data processors the host created (id → (type, source module, register, source id))
+        self._processors: dict[int, tuple[int, int, int, int]] = {}
+        self._dp_subscribed: set[int] = set()
+        self._dp_notify = False
+
+    @property
+    def accounted(self) -> bool:
+        """Whether a subscribed time accounter on a fuser makes the stream time-stamped."""
+        return self._dp_notify and self._accounter_id() is not None
+
+    def _accounter_id(self) -> int | None:
+        for pid, (typ, mod, reg, src) in self._processors.items():
+            if (
+                typ == DP_TYPE_ACCOUNTER
+                and pid in self._dp_subscribed
+                and (mod, reg) == (MOD_DATA_PROCESSOR, REG_DP_NOTIFY)
+                and self._processors.get(src, (None,))[0] == DP_TYPE_FUSER
+            ):
+                return pid
+        return None
+
+    def skip(self, n: int) -> None:
+        """``n`` samples were measured but not streamed (nobody connected): the tick runs on."""
+        self._n_sampled += int(n)
+
+    def flush(self) -> list[bytes]:
+        """A stopped board drops the packet it was filling."""
+        self._pending = []
+        return []
 
     @property
     def is_streaming(self) -> bool:
@@ -538,8 +823,8 @@ class MetaEncoder(DeviceEncoder):
 
     @property
     def samples_per_packet(self) -> int:  # type: ignore[override]
-        """3 (packed acc + packed gyro notifications) raw, 1 (acc, gyro, quaternion) fusion."""
-        return 1 if self.fusion else 3
+        """3 (packed acc + packed gyro notifications) raw; 1 time-stamped or fusion."""
+        return 1 if self.fusion or self.accounted else 3
 
     def encode(
         self,
@@ -580,6 +865,24 @@ class MetaEncoder(DeviceEncoder):
         a = quantize(acc / GRAVITY_M_S2, 32768.0 / self.acc_range_g, -32768, 32767)
         g = quantize(gyr, GYR_LSB_PER_DPS[self.gyr_range_dps], -32768, 32767)
         out = []
+        acc_id = self._accounter_id() if self._dp_notify else None
+        if acc_id is not None:
+            for i in range(a.shape[0]):
+                t_dev = self._n_sampled / self.rate_hz
+                self._n_sampled += 1
+                tick = (self.tick0 + math.floor(t_dev / TICK_S + 1e-9)) & 0xFFFFFFFF
+                out.append(
+                    encode_notification(
+                        MetaAccounted(
+                            processor_id=acc_id,
+                            tick=tick,
+                            acc=tuple(a[i].tolist()),
+                            gyr=tuple(g[i].tolist()),
+                        )
+                    )  # type: ignore[arg-type]
+                )
+            return out
+        self._n_sampled += a.shape[0]
         for i in range(a.shape[0]):
             self._pending.append((a[i], g[i]))
             if len(self._pending) == 3:
@@ -610,6 +913,8 @@ class MetaEncoder(DeviceEncoder):
         return out
 
     def respond(self, command: bytes) -> list[tuple[str, bytes]]:
+        if len(command) >= 2 and command[0] == MOD_DATA_PROCESSOR:
+            return self._respond_processor(command)
         if command == BATTERY_READ_COMMAND:
             return [(NOTIFY_CHAR_UUID, encode_notification(self.battery))]
         if command == MODULE_INFO_ACC_COMMAND:
@@ -634,6 +939,25 @@ class MetaEncoder(DeviceEncoder):
             self.streaming = command[2] == 0x01
         return []
 
+    def _respond_processor(self, command: bytes) -> list[tuple[str, bytes]]:
+        reg = command[1]
+        if reg == REG_DP_REMOVE_ALL:
+            self._processors.clear()
+            self._dp_subscribed.clear()
+        elif reg == REG_DP_ADD and len(command) >= 7:
+            pid = next(i for i in range(256) if i not in self._processors)
+            self._processors[pid] = (command[6], command[2], command[3], command[4])
+            created = MetaProcessorCreated(processor_id=pid)
+            return [(NOTIFY_CHAR_UUID, encode_notification(created))]
+        elif reg == REG_DP_SUBSCRIBE and len(command) == 4:
+            if command[3]:
+                self._dp_subscribed.add(command[2])
+            else:
+                self._dp_subscribed.discard(command[2])
+        elif reg == REG_DP_NOTIFY and len(command) == 3:
+            self._dp_notify = command[2] == 0x01
+        return []
+
 
 # Family -------------------------------------------------------------------------------------
 
@@ -646,18 +970,20 @@ class MetaMotionFamily(Family):
     __slots__ = ()
 
     def start_commands(self, rate_hz: float, *, imu: str = "bmi160") -> list[tuple[str, bytes]]:
+        """The time-stamped fused stream (:func:`stream_start_commands`)."""
         rate = self.check_rate(rate_hz)
-        return [(WRITE_CHAR_UUID, c) for c in raw_start_commands(rate, imu=imu)]
+        return [(WRITE_CHAR_UUID, c) for c in stream_start_commands(rate, imu=imu)]
 
     def stop_commands(self, *, imu: str = "bmi160") -> list[tuple[str, bytes]]:
-        return [(WRITE_CHAR_UUID, c) for c in raw_stop_commands(imu=imu)]
+        _check_imu(imu)
+        return [(WRITE_CHAR_UUID, c) for c in stream_stop_commands()]
 
     def probe_commands(self) -> list[tuple[str, bytes]]:
         """Commands whose replies identify the board (accelerometer module info)."""
         return [(WRITE_CHAR_UUID, MODULE_INFO_ACC_COMMAND)]
 
     def new_decoder(self, rate_hz: float | None = None) -> MetaDecoder:
-        return MetaDecoder()
+        return MetaDecoder(rate_hz=rate_hz)
 
     def new_encoder(self, rate_hz: float, mtu: int = 23, *, imu: str = "bmi160") -> MetaEncoder:
         return MetaEncoder(self.check_rate(rate_hz), mtu, streaming=False, imu=imu)
@@ -671,15 +997,16 @@ FAMILY = MetaMotionFamily(
     write_char_uuid=WRITE_CHAR_UUID,
     supported_rates_hz=(25.0, 50.0, 100.0, 200.0),
     default_rate_hz=100.0,
-    has_device_time=False,
+    has_device_time=True,
     has_quaternion=False,
     has_counter=False,
-    streams="packed acc (±8 g) + gyro (±1000 °/s) int16, 3 samples per 20-byte notification per "
-    "sensor; fusion quaternion (IMUPlus, 100 Hz) via metamotion.fusion_start_commands()",
+    streams="acc (±8 g) + gyro (±1000 °/s) int16 fused on the board with its 1.465 ms tick, one "
+    "19-byte notification per sample (buffer → fuser → accounter processors); packed streams "
+    "via metamotion.raw_start_commands(), fusion quaternion via fusion_start_commands()",
     name_patterns=(r"^MetaWear", r"^MetaMotion"),
     notes=(
-        "no counter and no device time while streaming: stamp on arrival; vendor: ~100 Hz "
-        "total per link is the reliable ceiling",
+        "device time from the accounter's tick (48/32768 s); one notification per sample, so "
+        "100 Hz is the vendor's reliable ceiling per link (200 Hz is accepted but may lose more)",
         "MetaMotion S (BMI270) uses other config bytes and register ids: read module info "
         "(03 80) and pass imu='bmi270' to start_commands",
     ),

@@ -82,6 +82,9 @@ ONE_SHOT: dict[str, tuple[Callable[[bytes], object], list[bytes]]] = {
             bytes.fromhex("11 8C 63 34 10"),
             bytes.fromhex("03 05 62 b7 53 0d e9 fd 16 d0 4d 0e 57 02 8a ff a1 05 0a 01"),
             bytes.fromhex("03 80 04 01"),
+            bytes.fromhex("09 03 04 1e 02 00 00 f4 0d 3c 39 99 11 01 80 d6 91 d3 67"),
+            bytes.fromhex("09 03 02 f4 0d 3c 39 99 11 01 80 d6 91 d3 67"),
+            bytes.fromhex("09 02 01"),
         ],
     ),
     "thingy.decode_raw": (

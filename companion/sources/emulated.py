@@ -533,6 +533,7 @@ class VirtualPeripheral:
             n_skip = math.floor((now - self._t_next) / T_dev) + 1
             self._t_next += n_skip * T_dev
             self._k += n_skip
+            self._skip_device_clock(n_skip)
         phase = float(self._rng.uniform(0, radio.ci_s))
         t_connected = loop.time()
         next_drop = (
@@ -569,6 +570,13 @@ class VirtualPeripheral:
                     loop.call_later(jitter, self._deliver_now, out)
             ce += radio.ci_s
 
+    def _skip_device_clock(self, n: int) -> None:
+        """Samples measured but not streamed: a device clock that runs on (MetaMotion's tick)
+        advances over them; encoders that count streamed samples do not offer ``skip``."""
+        skip = getattr(self.encoder, "skip", None)
+        if skip is not None:
+            skip(n)
+
     def _produce(self, k0: int, n: int, t_first: float, T_dev: float) -> list[_Note]:
         """Measure samples k0..k0+n-1, encode, apply per-notification faults."""
         data_char = self._data_char()
@@ -577,6 +585,7 @@ class VirtualPeripheral:
         )
         if not streaming:
             self._group = []
+            self._skip_device_clock(n)
             return []
         acc, gyr, quat = self._motion(k0, n)
         faults = self.radio.faults

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from firmware_protocol import metamotion as mm
-from firmware_protocol._common import GRAVITY_M_S2, BytesDropped, Reply, Samples
+from firmware_protocol._common import GRAVITY_M_S2, BytesDropped, Reply, Samples, SequenceGap
 from firmware_protocol.errors import MalformedPacketError, TruncatedPacketError
 
 H = bytes.fromhex
@@ -148,7 +148,7 @@ def test_emulator_round_trip_and_battery() -> None:
     acc = np.array([[0.0, 0.0, GRAVITY_M_S2]] * 6)
     gyr = np.array([[10.0, -20.0, 30.0]] * 6)
     pk = enc.encode(acc, gyr)
-    assert [len(p) for p in pk] == [20] * 4
+    assert [len(p) for p in pk] == [19] * 6  # one time-stamped fused sample per notification
     dec = fam.new_decoder()
     s = [e for p in pk for e in dec.feed(p)]
     got_acc = np.concatenate([e.acc_m_s2 for e in s])
@@ -194,12 +194,16 @@ def test_probe_then_start_with_the_reported_imu(imu: str) -> None:
     (reply,) = dec.feed(answer, notify_uuid)
     assert isinstance(reply, Reply)
     assert reply.packet.imu == imu
-    for _, c in fam.start_commands(100.0, imu=reply.packet.imu):
-        enc.respond(c)
     assert enc.acc_range_g == mm.DEFAULT_ACC_RANGE_G
     acc = np.array([[1.0, -2.0, GRAVITY_M_S2]] * 3)
-    (s,) = [e for b in enc.encode(acc, acc * 10) for e in dec.feed(b)]
-    np.testing.assert_allclose(s.acc_m_s2, acc, atol=2e-3)
+    created = []
+    for _, c in fam.start_commands(100.0, imu=reply.packet.imu):
+        created += [dec.feed(b, u)[0].packet for u, b in enc.respond(c)]
+    # the board numbers the processors 0, 1, 2 after "remove all", as the commands assume
+    assert created == [mm.MetaProcessorCreated(processor_id=i) for i in range(3)]
+    s = [e for b in enc.encode(acc, acc * 10) for e in dec.feed(b)]
+    assert len(s) == 3
+    np.testing.assert_allclose(np.concatenate([e.acc_m_s2 for e in s]), acc, atol=2e-3)
 
 
 def test_fusion_stream_groups_and_survives_a_lost_quaternion() -> None:
@@ -218,3 +222,76 @@ def test_fusion_stream_groups_and_survives_a_lost_quaternion() -> None:
     got_q = np.concatenate([e.quat_wxyz for e in s])
     np.testing.assert_allclose(got_q, q[[0, 2, 3, 4]], atol=1e-7)
     assert [e.n_bytes for e in ev if isinstance(e, BytesDropped)] == [30]
+
+
+# test_dataprocessor.py TestFuserAccounter / TestFuser (MetaWear-SDK-Cpp): fused acc + gyro, the
+# accounter's 4-byte tick (0x21e = 542) in front; the same acc and gyro as the single-sample
+# vectors 03 04 f4 0d 3c 39 99 11 and 13 05 01 80 d6 91 d3 67.
+ACCOUNTED = H("09 03 04 1e 02 00 00 f4 0d 3c 39 99 11 01 80 d6 91 d3 67")
+FUSED = H("09 03 02 f4 0d 3c 39 99 11 01 80 d6 91 d3 67")
+# The SDK's command bytes: buffer on gyro, fuser (acc + buffer 0), accounter (time) on a
+# processor's output, subscribe; tear-down 09 08 (TestTearDown in test_metawearboard.py).
+SDK_BUFFER = H("09 02 13 05 ff a0 0f 05")
+SDK_FUSER = H("09 02 03 04 ff a0 1b 01 00 00 00 00 00 00 00 00 00 00 00 00")
+SDK_ACCOUNTER_TIME_ON_2 = H("09 02 09 03 02 60 11 31 03")
+
+
+def test_vendor_fused_and_accounted_vectors() -> None:
+    p = mm.decode_notification(ACCOUNTED)
+    assert p == mm.MetaAccounted(
+        processor_id=4, tick=542, acc=(3572, 14652, 4505), gyr=(-32767, -28202, 26579)
+    )
+    assert mm.encode_notification(p) == ACCOUNTED
+    f = mm.decode_notification(FUSED)
+    assert f == mm.MetaFused(processor_id=2, acc=p.acc, gyr=p.gyr)
+    assert mm.encode_notification(f) == FUSED
+    # the same values as the SDK's own single-sample notifications
+    assert mm.decode_notification(H("03 04 f4 0d 3c 39 99 11")).samples == (p.acc,)
+    assert mm.decode_notification(H("13 05 01 80 d6 91 d3 67")).samples == (p.gyr,)
+    dec = mm.MetaDecoder(acc_range_g=8.0, gyr_range_dps=1000.0)
+    (s,) = dec.feed(ACCOUNTED)
+    np.testing.assert_allclose(s.acc_m_s2[0], np.array(p.acc) / 4096 * GRAVITY_M_S2)
+    np.testing.assert_allclose(s.gyr_dps[0], np.array(p.gyr) / 32.8)
+    assert s.t_dev_s[0] == 542 * 48 / 32768
+
+
+def test_stream_commands_are_the_sdk_bytes() -> None:
+    cmds = mm.stream_start_commands(100.0)
+    assert cmds[0] == H("09 08")
+    assert cmds[1:3] == [H("03 03 28 08"), H("13 03 28 01")]
+    assert cmds[3] == SDK_BUFFER
+    assert cmds[4] == SDK_FUSER
+    # the SDK example creates it on processor 2; ours sits on the fuser, id 1
+    assert (
+        cmds[5] == SDK_ACCOUNTER_TIME_ON_2[:4] + bytes((mm.FUSER_ID,)) + SDK_ACCOUNTER_TIME_ON_2[5:]
+    )
+    assert cmds[6:8] == [H("09 07 02 01"), H("09 03 01")]
+    assert cmds[-1] == H("03 01 01")
+    assert mm.stream_start_commands(100.0, imu="bmi270")[3] == H("09 02 13 04 ff a0 0f 05")
+    assert mm.stream_stop_commands()[-1] == H("09 08")
+
+
+def test_tick_time_gaps_wrap_repeat_and_reset() -> None:
+    """Java SDK TestAccounter ticks (0x000d33a6, +7, +7, +6, +7, +7: ~10 ms apart) and its
+    rollback vector (0xffffffff → 0x00000006), plus a lost sample, a repeat and a reset."""
+    acc = H("c1 00 b1 24 19 cd")
+
+    def note(tick: int) -> bytes:
+        return H("09 03 02") + tick.to_bytes(4, "little") + acc + bytes(6)
+
+    dec = mm.MetaDecoder(rate_hz=100.0)
+    ticks = [0x000D33A6, 0x000D33AD, 0x000D33B4, 0x000D33BA, 0x000D33C1, 0x000D33C8]
+    t = [e.t_dev_s[0] for k in ticks for e in dec.feed(note(k))]
+    np.testing.assert_allclose(np.diff(t) * 1000, [10.25, 10.25, 8.79, 10.25, 10.25], atol=0.01)
+    assert dec.stats.gaps == 0
+    (gap, s) = dec.feed(note(0x000D33C8 + 14))  # one sample (7 ticks) lost
+    assert isinstance(gap, SequenceGap)
+    assert gap.n_missing == 1
+    (dup,) = dec.feed(note(0x000D33C8 + 14))
+    assert isinstance(dup, BytesDropped)
+    (reset, s2) = dec.feed(note(5))  # the board restarted: time goes on, marked
+    assert reset.reason == "clock_reset"
+    assert s2.t_dev_s[0] > s.t_dev_s[0]
+    dec = mm.MetaDecoder(rate_hz=100.0)
+    t = [e.t_dev_s[0] for k in (0xFFFFFFFF, 0x00000006) for e in dec.feed(note(k))]
+    assert t[1] - t[0] == 7 * mm.TICK_S

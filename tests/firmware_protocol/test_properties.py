@@ -164,6 +164,9 @@ meta_packets = st.one_of(
         accuracy=st.integers(0, 3),
     ),
     st.builds(metamotion.MetaBattery, charge_pct=st.integers(0, 100), voltage_mv=u16),
+    st.builds(metamotion.MetaAccounted, processor_id=u8, tick=u32, acc=trip, gyr=trip),
+    st.builds(metamotion.MetaFused, processor_id=u8, acc=trip, gyr=trip),
+    st.builds(metamotion.MetaProcessorCreated, processor_id=u8),
 )
 
 # --------------------------------------------------------------------------------------------

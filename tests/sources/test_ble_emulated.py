@@ -25,7 +25,7 @@ from companion.sources.virtual_time import run_virtual
 from .emulated_session import check_sensor, failed_states, run_session
 
 FAULTS = "drop=0.02,dup=0.01,disconnect_every=15"
-DEVICE_TIME = {"calf", "movesense", "dot", "polar"}
+DEVICE_TIME = {"calf", "movesense", "dot", "polar", "metamotion"}
 # (family, rate, connection interval): moderate rates and the intervals these devices get
 # keep the suite fast; tools/ble_soak.py runs 10 minutes at the default rates
 CASES = [
@@ -49,18 +49,9 @@ def test_session_with_faults_matches_truth(family, rate_hz, ci_s):
         # two forced disconnects, each back within 5 s of the sensor advertising again
         assert len(c.reconnect_delays_s) == 2, c
         assert max(c.reconnect_delays_s) < 5.0
-        if family == "metamotion":
-            # two lost notifications in a row (gyro, then the next acc) pair the wrong halves:
-            # the protocol has no counter to tell (see docs/ble.md); times are then checked
-            # by matching values instead of positions
-            assert abs(c.recorded - c.delivered) <= 0.005 * c.delivered
-            assert abs(c.missing_reported - c.missing_expected) <= 0.05 * c.missing_expected + 6
-            assert c.time_err_spread_s < T, c
-            continue
-        else:
-            assert c.matched, c  # every delivered sample exactly once, in order, same values
-            # (except those still in flight when the session was closed)
-            assert 0 <= c.delivered - c.recorded <= 0.3 / T
+        assert c.matched, c  # every delivered sample exactly once, in order, same values
+        # (except those still in flight when the session was closed)
+        assert 0 <= c.delivered - c.recorded <= 0.3 / T
         if family in DEVICE_TIME:
             assert c.gap_mismatches == [], c.gap_mismatches[:5]
             assert abs(c.missing_reported - c.missing_expected) <= 2  # ±1 per disconnect

@@ -28,7 +28,7 @@ def slow_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(emulated.EmulatedClientBackend, "write_gatt_char", slow)
 
 
-@pytest.mark.parametrize("family", ["witmotion", "metamotion"])
+@pytest.mark.parametrize("family", ["witmotion", "thingy52"])  # no device time
 def test_no_device_time_samples_before_the_rate_command_are_not_counted(
     family: str, slow_configuration: None
 ) -> None:
