@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 
 from companion.commands._common import add_source_arguments, open_from_args, open_source
 from companion.commands.inspect import summarize
-from companion.errors import UsageError
+from companion.errors import SensorError, UsageError
 from companion.model import Session
 
 
@@ -98,8 +98,15 @@ def export_tables(session: Session, *, angles: bool) -> dict[str, pa.Table | str
 def _angles_tables(session: Session) -> dict[str, pa.Table]:
     """Per leg: the analysis' per-sample channels (angles, knee tracking, rep/phase labels)."""
     from companion.scoring.plan import resolve_plan
-    from companion.scoring.score import analyze_sides
+    from companion.scoring.score import analyze_sides, split_by_side
 
+    try:
+        split_by_side(session)
+    except SensorError as exc:
+        raise UsageError(
+            f"--angles: {str(exc).split('; ')[0]}; export without --angles for the sensor "
+            "data as it is, nothing was written"
+        ) from None
     plan = resolve_plan(session.plan, None)
     return {
         side: pa.table({k: np.asarray(v) for k, v in result.channels.as_dict().items()})

@@ -4,7 +4,11 @@ One file: the full report on stdout (and the picture with ``--plot``). Several f
 folder: each file is scored in a worker process (spawn-safe), a progress bar runs on stderr,
 stdout gets one line per file (``table``), one JSON document per line (``json``) or the
 summary CSV (``csv``); ``--summary-csv`` writes that summary to a file. A file that fails is
-reported by name in one line and the others finish; the exit code is then 1.
+reported by name in one line and the others finish.
+
+Output files are never replaced: ``--plot`` and ``--summary-csv`` refuse an existing file, and
+a missing folder (except ``--plot DIR/``, created when its parent exists, like
+``export --out``), before any work. Exit status: :data:`EXIT_STATUS`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 import multiprocessing
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,11 @@ from companion.storage import SUFFIX
 
 SESSION_SUFFIX = SUFFIX
 FORMATS = ("table", "json", "csv")
+EXIT_STATUS = (
+    "exit status: 0 every file was scored; 1 some files were scored and some failed (each "
+    "failure is one line on stderr, the summary CSV has a row for it); 2 nothing was scored "
+    "(a bad option, plan or output path, or every file failed); 130 interrupted."
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,8 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Score session files against an exercise plan (the plan stored in the session "
             "unless --plan is given): per-rep tempo verdicts, set and session summaries, "
             "stretches, tests, left/right symmetry and what to change next time. Give a "
-            "folder or several files to score them in parallel."
+            "folder or several files to score them in parallel. --plot and --summary-csv "
+            "never replace an existing file."
         ),
+        epilog=EXIT_STATUS,
     )
     add_source_arguments(p)
     p.add_argument(
@@ -48,9 +60,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"plan TOML file or built-in preset ({', '.join(builtin_preset_names())})",
     )
     p.add_argument("--format", choices=FORMATS, default="table", help="stdout format")
-    p.add_argument("--plot", type=Path, default=None, metavar="OUT.png", help="write the picture")
     p.add_argument(
-        "--summary-csv", type=Path, default=None, metavar="OUT.csv", help="one row per file"
+        "--plot",
+        type=str,  # not Path: a trailing slash (a folder to create) must survive
+        default=None,
+        metavar="OUT.png",
+        help=(
+            "write the picture (several files: OUT-FILE.png; a folder DIR/: DIR/FILE.png; two "
+            "legs: -left/-right); the folder must exist"
+        ),
+    )
+    p.add_argument(
+        "--summary-csv",
+        type=Path,
+        default=None,
+        metavar="OUT.csv",
+        help="write one row per file (failed files too); the folder must exist",
     )
     p.add_argument(
         "--jobs",
@@ -79,7 +104,7 @@ class FileResult:
 def _plot_paths(plot: str, file: Path, sides: list[str], *, many: bool) -> list[tuple[str, Path]]:
     """Where the pictures go: ``OUT.png``; ``OUT-<file>.png`` for several files; a folder
     (existing, or given with a trailing slash) gets ``<file>.png``; two legs add ``-<side>``."""
-    as_dir = plot.endswith(("/", os.sep)) or Path(plot).is_dir()
+    as_dir = _plot_is_dir(plot)
     plot = Path(plot)
     if as_dir:
         base = plot / file.stem
@@ -93,18 +118,107 @@ def _plot_paths(plot: str, file: Path, sides: list[str], *, many: bool) -> list[
     return [(sd, base.with_name(f"{base.name}-{sd}{suffix}")) for sd in sides]
 
 
-def _atomic_png(doc: dict[str, Any], out: Path, channels: Any, side: str) -> None:
-    from companion.scoring.plot import render_png
+def _plot_is_dir(plot: str) -> bool:
+    return plot.endswith(("/", os.sep)) or Path(plot).is_dir()
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # A temporary beside the target (normal permissions), renamed only when complete.
-    tmp = str(out.parent / f".{out.stem}.{os.getpid()}.tmp.png")
+
+def _check_folder(folder: Path, flag: str, given: object) -> None:
+    if not folder.is_dir():
+        raise UsageError(
+            f"{flag} {given}: the folder {folder} does not exist; create it first or choose "
+            "another place, nothing was written"
+        )
+    if not os.access(folder, os.W_OK):
+        raise UsageError(
+            f"{flag} {given}: the folder {folder} is read-only; choose a folder you can "
+            "write to, nothing was written"
+        )
+
+
+def check_new_file(path: Path, flag: str, example: str) -> None:
+    """Raise :class:`UsageError` unless ``path`` can take a new file: not a folder, not an
+    existing file (nothing is ever replaced), in an existing, writable folder."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder; give a file name such as {example} in it")
+    if path.exists() or path.is_symlink():
+        raise UsageError(
+            f"{flag} {path} already exists; choose another name, nothing was overwritten"
+        )
+    _check_folder(path.parent, flag, path)
+
+
+def check_plot_target(plot: str, files: list[Path]) -> None:
+    """Check ``--plot`` before any work: a .png name in an existing folder, or a folder
+    (created at the end when only its parent exists, as ``export --out`` does); several
+    files must not draw into the same picture."""
+    as_dir = _plot_is_dir(plot)
+    path = Path(plot)
+    if as_dir:
+        if path.exists() and not path.is_dir():
+            raise UsageError(
+                f"--plot {plot}: {path} is a file, not a folder; give a folder or OUT.png, "
+                "nothing was written"
+            )
+        _check_folder(path if path.is_dir() else path.parent, "--plot", plot)
+    else:
+        if path.suffix.lower() not in ("", ".png"):
+            raise UsageError(
+                f"--plot {plot}: the picture is a PNG; give a name ending in .png or a "
+                "folder, nothing was written"
+            )
+        _check_folder(path.parent, "--plot", plot)
+    many = len(files) > 1
+    seen: dict[Path, Path] = {}
+    for f in files:
+        target = _plot_paths(plot, f, ["-"], many=many)[0][1]
+        if target in seen:
+            raise UsageError(
+                f"--plot {plot}: {seen[target]} and {f} would both draw {target}; score them "
+                "in separate runs or rename one, nothing was written"
+            )
+        seen[target] = f
+
+
+def _existing_plot_error(out: Path) -> UsageError:
+    return UsageError(
+        f"--plot: {out} already exists; choose another name or folder, nothing was overwritten"
+    )
+
+
+def write_new_file(out: Path, write: Callable[[str], object], *, flag: str) -> None:
+    """Write ``out`` through a temporary beside it and link it into place only when complete;
+    an existing ``out`` is never replaced (also when it appears meanwhile)."""
+    tmp = str(out.parent / f".{out.stem}.{os.getpid()}.tmp{out.suffix}")
     try:
-        render_png(doc, tmp, channels=channels, side=side)
-        os.replace(tmp, out)
+        write(tmp)
+        try:
+            os.link(tmp, out)  # fails if out exists: no check-then-write race
+        except FileExistsError:
+            raise UsageError(
+                f"{flag} {out} already exists; choose another name, nothing was overwritten"
+            ) from None
+        except OSError:  # a file system without hard links
+            if out.exists():
+                raise UsageError(
+                    f"{flag} {out} already exists; choose another name, nothing was overwritten"
+                ) from None
+            os.replace(tmp, out)
+    except OSError as exc:
+        raise UsageError(
+            f"{flag} {out}: cannot be written ({exc.strerror or exc}); choose another place"
+        ) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _write_png(doc: dict[str, Any], out: Path, channels: Any, side: str) -> None:
+    from companion.scoring.plot import render_png
+
+    out.parent.mkdir(exist_ok=True)  # --plot DIR/ whose parent exists (checked before)
+    write_new_file(
+        out, lambda tmp: render_png(doc, tmp, channels=channels, side=side), flag="--plot"
+    )
 
 
 def score_file(
@@ -121,12 +235,18 @@ def score_file(
     """Load, analyse, score (and draw) one session; the worker entry point.
 
     Never raises for a bad file: a :class:`CompanionError` becomes ``ok=False`` with its one
-    line, anything else a one-line "unexpected error" naming the file.
+    line, anything else a one-line "unexpected error" naming the file. An existing picture
+    fails the file before the analysis runs.
     """
     from companion.scoring import load_plan, resolve_plan
-    from companion.scoring.score import analyze_sides, score_session
+    from companion.scoring.score import (
+        analyze_sides,
+        score_session,
+        split_by_side_with_warnings,
+    )
 
     name = paths[0] if len(paths) == 1 else f"{paths[0]} (+{len(paths) - 1})"
+    report: Any = None
     try:
         import_opts = {}
         if import_side is not None:
@@ -139,21 +259,27 @@ def score_file(
             None if map_path is None else Path(map_path),
             **import_opts,
         )
+        sides, side_warnings = split_by_side_with_warnings(session)
+        targets = _plot_paths(plot, Path(paths[0]), sorted(sides), many=many) if plot else []
+        for _, out in targets:
+            if out.exists() or out.is_symlink():
+                raise _existing_plot_error(out)
         override = load_plan(plan_spec) if plan_spec else None
         plan = resolve_plan(session.plan, override)
         per_side = analyze_sides(session, plan)
         doc = score_session(session, plan, analysis=per_side, file=name)
-        doc["warnings"] = [*getattr(report, "warnings", []), *doc["warnings"]]
+        doc["warnings"] = [*getattr(report, "warnings", []), *side_warnings, *doc["warnings"]]
         plots: list[str] = []
-        if plot:
-            for side, out in _plot_paths(plot, Path(paths[0]), sorted(per_side), many=many):
-                _atomic_png(doc, out, getattr(per_side[side], "channels", None), side)
-                plots.append(str(out))
+        for side, out in targets:
+            _write_png(doc, out, getattr(per_side[side], "channels", None), side)
+            plots.append(str(out))
         return FileResult(file=name, ok=True, doc=doc, plots=tuple(plots), worker_pid=os.getpid())
     except CompanionError as exc:
         text = str(exc)
         if name not in text:
             text = f"{name}: {text}"
+        if getattr(report, "truncated", False):
+            text = f"{text.rstrip('.')}; note: {report.warnings[0]}"
         return FileResult(file=name, ok=False, error=text, exit_code=exc.exit_code)
     except Exception as exc:  # one line per failed file, the others go on
         return FileResult(
@@ -188,27 +314,33 @@ def _render(doc: dict[str, Any], fmt: str) -> str:
 
 
 def _one_line(res: FileResult) -> str:
+    from companion.scoring.report import flag_text, plural
+
     if not res.ok or res.doc is None:
         return f"{res.file}: FAILED"
     s = res.doc["summary"]
-    parts = [
-        f"{s['reps_done']}" + (f"/{s['reps_prescribed']}" if s["reps_prescribed"] else "") + " reps"
-    ]
+    parts = []
+    if s["reps_done"] or s["reps_prescribed"]:
+        rp = f"/{s['reps_prescribed']}" if s["reps_prescribed"] else ""
+        parts.append(f"{s['reps_done']}{rp} reps")
     if s["tempo_compliance_pct"] is not None:
         parts.append(f"tempo {s['tempo_compliance_pct']:.0f} %")
     if s["holds_done"]:
-        parts.append(f"{s['holds_done']} holds ({s['holds_met']} on target)")
-    parts.append("compliant" if s["compliant"] else ", ".join(s["flags"]))
+        parts.append(f"{plural(s['holds_done'], 'stretch hold')} ({s['holds_met']} on target)")
+    parts.append("compliant" if s["compliant"] else ", ".join(map(flag_text, s["flags"])))
     return f"{res.file}: " + "; ".join(parts)
 
 
 class _Progress:
-    """A one-line progress bar on stderr; notes (failures) print above it."""
+    """Progress on stderr. On a terminal: a one-line bar redrawn in place, failures printed
+    above it. Otherwise (a log, a pipe): one plain line per finished file, no carriage
+    returns."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, *, tty: bool | None = None) -> None:
         self.total = total
         self.done = 0
         self.failed = 0
+        self.tty = sys.stderr.isatty() if tty is None else tty
 
     def _bar(self) -> str:
         width = 30
@@ -216,17 +348,24 @@ class _Progress:
         fail = f", {self.failed} failed" if self.failed else ""
         return f"scoring [{'#' * filled}{'-' * (width - filled)}] {self.done}/{self.total}{fail}"
 
-    def step(self, ok: bool, note: str = "") -> None:
+    def step(self, res: FileResult) -> None:
         self.done += 1
-        self.failed += not ok
-        tty = sys.stderr.isatty()
-        if note:
-            print(("\r" if tty else "") + note.ljust(len(self._bar())), file=sys.stderr, flush=True)
-        if tty:
-            end = "\n" if self.done == self.total else ""
-            print(f"\r{self._bar()}", end=end, file=sys.stderr, flush=True)
-        elif self.done == self.total or self.done % max(1, self.total // 10) == 0:
-            print(self._bar(), file=sys.stderr, flush=True)  # logs: about every 10 %
+        self.failed += not res.ok
+        if not self.tty:
+            what = "scored" if res.ok else f"FAILED: {res.error}"
+            if not res.ok and res.error.startswith(f"{res.file}: "):
+                what = f"FAILED: {res.error[len(res.file) + 2 :]}"
+            print(
+                f"companion score: [{self.done}/{self.total}] {res.file}: {what}",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+        if not res.ok:
+            note = f"companion score: {res.error}"
+            print("\r" + note.ljust(len(self._bar())), file=sys.stderr, flush=True)
+        end = "\n" if self.done == self.total else ""
+        print(f"\r{self._bar()}", end=end, file=sys.stderr, flush=True)
 
 
 def score_many(
@@ -238,7 +377,7 @@ def score_many(
     plot: str | None = None,
 ) -> list[FileResult]:
     """Score session files in ``jobs`` spawned worker processes (0: all cores), in input
-    order; a progress bar and one line per failed file go to stderr."""
+    order; progress and one line per failed file go to stderr (see :class:`_Progress`)."""
     n_workers = max(1, min(jobs or os.cpu_count() or 1, len(jobs_in)))
     progress = _Progress(len(jobs_in))
     results: dict[int, FileResult] = {}
@@ -254,10 +393,20 @@ def score_many(
                 res = fut.result()
             except Exception as exc:  # a crashed worker fails only its file
                 name = jobs_in[i][0]
-                res = FileResult(file=name, ok=False, error=f"{name}: worker failed ({exc})")
+                res = FileResult(
+                    file=name, ok=False, error=f"{name}: worker failed ({exc})", exit_code=1
+                )
             results[i] = res
-            progress.step(res.ok, "" if res.ok else f"companion score: {res.error}")
+            progress.step(res)
     return [results[i] for i in range(len(jobs_in))]
+
+
+def exit_code(results: list[FileResult]) -> int:
+    """0 every file scored, 1 some scored and some failed, 2 nothing scored."""
+    n_ok = sum(r.ok for r in results)
+    if n_ok == len(results):
+        return 0
+    return 1 if n_ok else 2
 
 
 def run(args: argparse.Namespace) -> int:
@@ -268,12 +417,16 @@ def run(args: argparse.Namespace) -> int:
         load_plan(args.plan)  # a bad plan is one error, before any work
     if args.jobs < 0:
         raise UsageError(f"--jobs {args.jobs}: must be 0 (all cores) or more")
+    if args.summary_csv is not None:
+        check_new_file(args.summary_csv, "--summary-csv", "summary.csv")
     if args.from_format is not None:
         jobs_in = [[str(p) for p in args.files]]
     else:
         jobs_in = [[str(p)] for p in _expand(list(args.files))]
     many = len(jobs_in) > 1
     plot = None if args.plot is None else str(args.plot)
+    if plot is not None:
+        check_plot_target(plot, [Path(j[0]) for j in jobs_in])
     map_path = None if args.map_path is None else str(args.map_path)
     if not many:
         res = score_file(
@@ -286,38 +439,48 @@ def run(args: argparse.Namespace) -> int:
             import_side=getattr(args, "import_side", None),
             placement_rule=getattr(args, "placement_rule", None),
         )
-        if not res.ok or res.doc is None:
-            err = _FileFailedError(res.error)
-            err.exit_code = res.exit_code or 1
-            raise err
-        sys.stdout.write(_render(res.doc, args.format))
-        for p in res.plots:
-            print(f"wrote {p}", file=sys.stderr)
-        if args.summary_csv:
-            args.summary_csv.write_text(render_summary_csv([summary_row(res.doc, res.file)]))
-        return 0
-
-    ordered = score_many(jobs_in, args.plan, jobs=args.jobs, map_path=map_path, plot=plot)
-    rows = [summary_row(r.doc, r.file, r.error) for r in ordered]
-    if args.format == "csv":
-        sys.stdout.write(render_summary_csv(rows))
+        ordered = [res]
+        if res.ok and res.doc is not None:
+            sys.stdout.write(_render(res.doc, args.format))
+            for p in res.plots:
+                print(f"wrote {p}", file=sys.stderr)
     else:
-        for r in ordered:
-            if args.format == "json":
-                if r.doc is not None:
-                    sys.stdout.write(json.dumps(r.doc, ensure_ascii=False, allow_nan=False) + "\n")
-            else:
-                print(_one_line(r))
+        ordered = score_many(jobs_in, args.plan, jobs=args.jobs, map_path=map_path, plot=plot)
+        rows = [summary_row(r.doc, r.file, r.error) for r in ordered]
+        if args.format == "csv":
+            sys.stdout.write(render_summary_csv(rows))
+        else:
+            for r in ordered:
+                if args.format == "json":
+                    if r.doc is not None:
+                        sys.stdout.write(
+                            json.dumps(r.doc, ensure_ascii=False, allow_nan=False) + "\n"
+                        )
+                else:
+                    print(_one_line(r))
     if args.summary_csv:
-        args.summary_csv.write_text(render_summary_csv(rows), encoding="utf-8")
+        rows = [summary_row(r.doc, r.file, r.error) for r in ordered]
+        text = render_summary_csv(rows)
+        write_new_file(
+            args.summary_csv,
+            lambda tmp: Path(tmp).write_text(text, encoding="utf-8"),
+            flag="--summary-csv",
+        )
+        print(f"wrote {args.summary_csv}", file=sys.stderr)
+    code = exit_code(ordered)
+    if not many and code:
+        raise _FileFailedError(ordered[0].error)
     n_failed = sum(not r.ok for r in ordered)
     if n_failed:
-        print(f"companion score: {n_failed} of {len(ordered)} files failed", file=sys.stderr)
-        return 1
-    return 0
+        print(
+            f"companion score: {n_failed} of {len(ordered)} files failed"
+            + ("; nothing was scored" if code == 2 else ""),
+            file=sys.stderr,
+        )
+    return code
 
 
 class _FileFailedError(CompanionError):
-    """One file failed in single-file mode (the message is the worker's one line)."""
+    """The only file failed (the message is the worker's one line); nothing was scored."""
 
-    exit_code = 1
+    exit_code = 2

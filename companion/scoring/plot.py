@@ -61,6 +61,49 @@ def _trace(channels: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return _decimate(t, y)
 
 
+def headline(doc: Mapping[str, Any], side: str) -> tuple[str, str]:
+    """The picture's title (file, date, leg, plan) and its verdict line, in words."""
+    from companion.scoring.report import flag_text, plural
+
+    s = doc["summary"]
+    sess = doc["session"]
+    reps = [r for r in doc["reps"] if r["side"] == side]
+    holds = [h for h in doc["stretches"] if h["side"] == side]
+    when = str(sess.get("start_time_utc") or "")
+    date = f" — {when[:10]} {when[11:16]} UTC" if len(when) >= 16 else ""
+    title = f"{Path(sess.get('file') or 'session').name}{date} — {side} leg — {doc['plan']['name']}"
+    parts = []
+    if reps:
+        rp = f" of {s['reps_prescribed']}" if s["reps_prescribed"] else ""
+        comp = s["tempo_compliance_pct"]
+        parts.append(
+            f"{len(reps)}{rp} reps · tempo on target in "
+            f"{'–' if comp is None else f'{comp:.0f}'} % of reps"
+        )
+    if holds:
+        met = sum(bool(h["met"]) for h in holds)
+        parts.append(f"{plural(len(holds), 'stretch hold')}, {met} long enough")
+    verdict = (
+        "COMPLIANT"
+        if s["compliant"]
+        else "NOT COMPLIANT: " + ", ".join(flag_text(f) for f in s["flags"])
+    )
+    return title, "  ·  ".join([*parts, verdict])
+
+
+def full_height_band(peaks: list[float]) -> tuple[float, float] | None:
+    """Where the top of a full rep lies, deg, from a set's peak angles in rep order: from 70 %
+    of the median peak of the set's first third (below that the analysis calls a rep partial)
+    to 5° past it, as the live window draws it. The first third, so that reps that fall
+    short later in the set are seen below the band."""
+    if not peaks:
+        return None
+    first = peaks[: max(1, len(peaks) // 3)]
+    p = float(np.median(first))
+    lo, hi = sorted((0.7 * p, p + np.copysign(5.0, p)))
+    return float(lo), float(hi)
+
+
 def render_png(
     doc: Mapping[str, Any],
     out_path: str | Path,
@@ -79,6 +122,7 @@ def render_png(
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
     from matplotlib.collections import PolyCollection
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     sides = doc["session"].get("sides") or ["left"]
@@ -98,28 +142,10 @@ def render_png(
 
     # ---- title and verdict
     s = doc["summary"]
-    file = doc["session"].get("file") or "session"
-    verdict = "COMPLIANT" if s["compliant"] else "NOT COMPLIANT: " + ", ".join(s["flags"])
-    fig.suptitle(
-        f"{Path(file).name} — {side} leg — {doc['plan']['name']}",
-        fontsize=12,
-        fontweight="bold",
-        x=0.01,
-        ha="left",
-        y=0.965,
-    )
-    parts = []
-    if reps:
-        rp = f" of {s['reps_prescribed']}" if s["reps_prescribed"] else ""
-        comp = s["tempo_compliance_pct"]
-        parts.append(
-            f"{len(reps)} reps{rp} · tempo on target in "
-            f"{'–' if comp is None else f'{comp:.0f}'} % of reps"
-        )
-    if holds:
-        parts.append(f"{len(holds)} stretch holds, {sum(bool(h['met']) for h in holds)} on target")
+    title, subtitle = headline(doc, side)
+    fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left", y=0.965)
     colour = "#2e9d4f" if s["compliant"] else "#d0021b"
-    ax.set_title("  ·  ".join(parts) + f"  ·  {verdict}", fontsize=10.5, color=colour, loc="left")
+    ax.set_title(subtitle, fontsize=10.5, color=colour, loc="left", pad=16)
 
     # ---- ankle angle with phases shaded
     tr = _trace(channels)
@@ -150,9 +176,9 @@ def render_png(
         ax.set_xlim(min(r["t_start_s"] for r in reps) - 5, max(r["t_end_s"] or 0 for r in reps) + 5)
     for h in holds:
         ax.axvspan(h["t_start_s"], h["t_end_s"], color=PHASE_COLOURS["stretch"], alpha=0.25, lw=0)
-        label = f"{h['time_in_position_s']:.0f} s"
+        label = f"{h['time_in_position_s'] or 0:.0f} s"
         if h["target_s"]:
-            label += f" / {h['target_s']:.0f}"
+            label += f" of {h['target_s']:.0f} s"
         if h["bouncing"]:
             label += f"\n{h['n_bounces']} bounces!"
         if h["knee_in"]:
@@ -167,22 +193,29 @@ def render_png(
             fontsize=8,
             color="#d0021b" if bad else "#333333",
         )
-    # target bands: full-range band per set, hold band per stretch
+    # full-height band per set (labelled with the set), hold band per stretch
     for st in sets:
         set_reps = [
             r for r in reps if r["block"] == st["block"] and r["set_number"] == st["set_number"]
         ]
-        peaks = [r["peak_angle_deg"] for r in set_reps if r["peak_angle_deg"] is not None]
-        if not peaks:
-            continue
-        top = float(np.median(peaks))
-        ax.fill_between(
-            [st["t_start_s"], st["t_end_s"]],
-            0.7 * top,
-            top * 1.05,
-            color="#888888",
-            alpha=0.18,
-            lw=0,
+        band = full_height_band(
+            [r["peak_angle_deg"] for r in set_reps if r["peak_angle_deg"] is not None]
+        )
+        if band is not None:
+            ax.fill_between(
+                [st["t_start_s"], st["t_end_s"]], *band, color="#888888", alpha=0.22, lw=0
+            )
+        comp = st["tempo_compliance_pct"]
+        ax.annotate(
+            f"set {st['set_number']}" + ("" if comp is None else f": {comp:.0f} % on tempo"),
+            xy=(0.5 * (st["t_start_s"] + st["t_end_s"]), 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color="#2e9d4f" if comp is not None and comp >= 80 else "#d0021b",
         )
     for h in holds:
         if h["mean_angle_deg"] is not None:
@@ -199,11 +232,26 @@ def render_png(
     ax.set_ylabel("ankle angle, deg\n(+ dorsiflexion)")
     ax.set_xlabel("time, s")
     ax.margins(x=0.01)
-    handles = [Patch(color=PHASE_COLOURS[p], alpha=0.5, label=p) for p in ("rise", "hold", "lower")]
+    handles = []
+    if reps:
+        handles += [
+            Patch(color=PHASE_COLOURS[p], alpha=0.5, label=p) for p in ("rise", "hold", "lower")
+        ]
+        handles.append(Patch(color="#888888", alpha=0.3, label="full height (top of a full rep)"))
     if holds:
         handles.append(Patch(color=PHASE_COLOURS["stretch"], alpha=0.4, label="stretch hold"))
-    handles.append(Patch(color="#888888", alpha=0.3, label="target band"))
-    ax.legend(handles=handles, loc="lower right", fontsize=8, ncol=len(handles), framealpha=0.8)
+        handles.append(Patch(color="#888888", alpha=0.3, label="in position (±5°)"))
+    if flagged:
+        handles.append(
+            Line2D([], [], marker="v", color="#d0021b", ls="none", ms=5, label="rep off target")
+        )
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.005, 1.0),
+        fontsize=8,
+        frameon=False,
+    )
 
     # ---- per-rep tempo bars against the target
     targets = {i: b["tempo"] for i, b in enumerate(doc["plan"].get("exercises", []))}
@@ -267,6 +315,7 @@ def render_png(
             bx.set_title(f"{phase} per rep (mean {mean:.2f} s)", fontsize=8.5, loc="left", pad=2)
             bx.set_xlim(0.4, len(reps) + 0.6)
             bx.tick_params(labelsize=8)
+            _rep_ticks(bx, reps, x, top_row=row == 2)
             if drawn:
                 bx.text(
                     1.002,
@@ -278,7 +327,10 @@ def render_png(
                     color="#2e9d4f",
                 )
             if row == 1 + len(tempo_rows):
-                bx.set_xlabel("rep (dashed lines: new set)  ·  red = too short, orange = too long")
+                bx.set_xlabel(
+                    "rep number within its set  ·  green = on target, red = too short, "
+                    "orange = too long"
+                )
     elif holds:
         bx = fig.add_subplot(gs[row])
         row += 1
@@ -310,11 +362,61 @@ def render_png(
         for i, a in enumerate(doc["advice"], start=1)
     ]
     tx.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=9.5, transform=tx.transAxes)
+    notes = [
+        textwrap.fill(f"Note: {w}", 160, subsequent_indent="    ")
+        for w in doc["warnings"]
+        if w.startswith(f"{side} leg") or not w.startswith(("left leg", "right leg"))
+    ]
+    if notes:
+        tx.text(
+            0.0,
+            -0.05 - 0.2 * len(doc["advice"]),
+            "\n".join(notes[:4]),
+            va="top",
+            ha="left",
+            fontsize=8.5,
+            color="#b35900",
+            transform=tx.transAxes,
+        )
 
     out = Path(out_path)
     fig.savefig(out, format="png", bbox_inches="tight")
     plt.close(fig)
     return out
+
+
+def _rep_ticks(bx: Any, reps: list[Mapping[str, Any]], x: np.ndarray, *, top_row: bool) -> None:
+    """Tick labels are rep numbers within their set (as in the table); the first bar panel
+    names the sets above it."""
+    starts = [0] + [
+        i
+        for i in range(1, len(reps))
+        if (reps[i]["side"], reps[i]["block"], reps[i]["set_number"])
+        != (reps[i - 1]["side"], reps[i - 1]["block"], reps[i - 1]["set_number"])
+    ]
+    ends = [*starts[1:], len(reps)]
+    step = 1 if len(reps) <= 30 else 5 if len(reps) <= 150 else 10
+    ticks, labels = [], []
+    for a, b in zip(starts, ends):
+        for i in range(a, b):
+            n = reps[i]["rep_number"]
+            if n == 1 or n % step == 0:
+                ticks.append(x[i])
+                labels.append(str(n))
+        if top_row and len(starts) > 1:
+            bx.annotate(
+                f"set {reps[a]['set_number']}",
+                xy=(0.5 * (x[a] + x[b - 1]), 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(0, 10),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                color="#555555",
+            )
+    bx.set_xticks(ticks)
+    bx.set_xticklabels(labels)
 
 
 def _default_target(phase: str) -> dict[str, Any] | None:

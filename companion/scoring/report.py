@@ -9,8 +9,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
+    "FLAG_TEXT",
     "REP_CSV_COLUMNS",
     "SUMMARY_COLUMNS",
+    "flag_text",
+    "plural",
     "render_csv",
     "render_json",
     "render_summary_csv",
@@ -31,6 +34,7 @@ REP_CSV_COLUMNS = (
     "hold_s",
     "lower_s",
     "rest_s",
+    "pause_s",
     "rise_verdict",
     "hold_verdict",
     "lower_verdict",
@@ -79,6 +83,34 @@ SUMMARY_COLUMNS = (
     "advice",
 )
 """Columns of ``--summary-csv``: one row per scored file (failed files too)."""
+
+
+FLAG_TEXT = {
+    "rushed": "rushed",
+    "too_slow": "too slow",
+    "reps_missing": "reps missing",
+    "partial_reps": "partial reps",
+    "holds_missing": "stretch holds missing",
+    "fatigue": "fatigue",
+    "holds_short": "stretch holds too short",
+    "bouncing": "bouncing",
+    "knee_in": "knee caving in",
+    "wrong_knee": "wrong knee position",
+}
+"""The summary flags (``summary.flags``) in words, for the text report and the picture."""
+
+
+def flag_text(flag: str) -> str:
+    """A summary flag in words (``partial_reps`` → ``partial reps``)."""
+    return FLAG_TEXT.get(flag, flag.replace("_", " "))
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 set``, ``3 sets``, ``2 stretches``: a count with its noun."""
+    if n == 1:
+        return f"{n} {noun}"
+    ending = "es" if noun.endswith(("ch", "sh", "s", "x")) else "s"
+    return f"{n} {noun}{ending}"
 
 
 def render_json(doc: Mapping[str, Any]) -> str:
@@ -184,31 +216,142 @@ def _phase_cell(rep: Mapping[str, Any], phase: str) -> str:
     return f"{_n(rep[f'{phase}_s'], '{:.2f}')}{_MARK[rep['verdicts'][phase]]}"
 
 
+def _columns(
+    header: list[str], rows: list[list[str]], right: set[int], indent: str = "  "
+) -> list[str]:
+    """Aligned text columns: each as wide as its widest cell, numbers right-aligned, two
+    spaces between columns, no trailing spaces."""
+    widths = [max(len(c) for c in col) for col in zip(header, *rows)]
+    out = []
+    for row in (header, *rows):
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))
+        ]
+        out.append((indent + "  ".join(cells)).rstrip())
+    return out
+
+
+def _rep_lines(reps: list[Mapping[str, Any]]) -> list[str]:
+    header = [
+        "rep",
+        "start_s",
+        "rise_s",
+        "hold_s",
+        "lower_s",
+        "pause_s",
+        "ROM°",
+        "peak°",
+        "verdict",
+    ]
+    rows = []
+    for r in reps:
+        bad = [p for p in ("rise", "hold", "lower") if r["verdicts"][p] in ("short", "long")]
+        verdict = (
+            ", ".join(f"{p} {r['verdicts'][p]}" for p in bad)
+            if bad
+            else ("ok" if r["within_tolerance"] else "–")
+        )
+        if r["partial"]:
+            verdict += ", partial"
+        rows.append(
+            [
+                str(r["rep_number"]),
+                _n(r["t_start_s"]),
+                _phase_cell(r, "rise"),
+                _phase_cell(r, "hold"),
+                _phase_cell(r, "lower"),
+                _n(r.get("pause_s"), "{:.2f}"),
+                _n(r["rom_deg"]),
+                _n(r["peak_angle_deg"]),
+                verdict,
+            ]
+        )
+    return _columns(header, rows, right=set(range(8)))
+
+
+def _stretch_lines(holds: list[Mapping[str, Any]]) -> list[str]:
+    header = [
+        "side",
+        "#",
+        "start_s",
+        "in_position_s",
+        "target_s",
+        "peak°",
+        "mean°",
+        "bounces",
+        "knee",
+        "expected",
+        "notes",
+    ]
+    rows = []
+    for h in holds:
+        notes = []
+        if h["met"] is False:
+            notes.append("short")
+        if h["bouncing"]:
+            notes.append("BOUNCING")
+        if h["knee_in"]:
+            notes.append("KNEE IN")
+        if h["knee_ok"] is False:
+            notes.append("wrong knee")
+        rows.append(
+            [
+                h["side"],
+                str(h["hold_number"]),
+                _n(h["t_start_s"]),
+                _n(h["time_in_position_s"]),
+                _n(h["target_s"], "{:g}"),
+                _n(h["peak_angle_deg"]),
+                _n(h["mean_angle_deg"]),
+                str(h["n_bounces"]),
+                h["knee"],
+                h["knee_expected"],
+                ", ".join(notes) or "ok",
+            ]
+        )
+    return _columns(header, rows, right={1, 2, 3, 4, 5, 6, 7})
+
+
 def render_table(doc: Mapping[str, Any]) -> str:
-    """A plain-text report: header, summary, per-set rep tables, stretches, tests, advice."""
+    """A plain-text report: header, summary, warnings, per-set rep tables, stretches, tests,
+    symmetry, advice."""
     lines: list[str] = []
     sess = doc["session"]
     plan = doc["plan"]
     s = doc["summary"]
     head = sess.get("file") or "session"
-    sides = "+".join(sess.get("sides", []))
+    sides = sess.get("sides", [])
     dur = sess.get("duration_s")
-    lines.append(f"{head}  ({sides} leg{'s' if '+' in sides else ''}, {_n(dur, '{:.0f}')} s)")
+    legs = " and ".join(sides) + (" legs" if len(sides) > 1 else " leg")
+    lines.append(f"{head}  ({legs}, {_n(dur, '{:.0f}')} s)")
     origin = plan.get("origin", "")
     lines.append(f"plan: {plan['name']}" + (f"  [{origin}]" if origin else ""))
     parts = []
     if s["reps_done"] or s["reps_prescribed"]:
         rp = f"/{s['reps_prescribed']}" if s["reps_prescribed"] else ""
-        parts.append(f"reps {s['reps_done']}{rp} in {s['sets_done']} set(s)")
+        parts.append(f"reps {s['reps_done']}{rp} in {plural(s['sets_done'], 'set')}")
         parts.append(f"tempo compliance {_n(s['tempo_compliance_pct'], '{:.0f}')} %")
     if s["holds_done"] or s["holds_prescribed"]:
         hp = f"/{s['holds_prescribed']}" if s["holds_prescribed"] else ""
         parts.append(f"stretch holds {s['holds_done']}{hp} ({s['holds_met']} on target)")
     if doc["tests"]:
         parts.append(", ".join(t["kind"].replace("_", " ") for t in doc["tests"]))
-    verdict = "COMPLIANT" if s["compliant"] else "NOT COMPLIANT: " + ", ".join(s["flags"])
+    verdict = (
+        "COMPLIANT"
+        if s["compliant"]
+        else "NOT COMPLIANT: " + ", ".join(flag_text(f) for f in s["flags"])
+    )
     lines.append("; ".join(parts) + f" — {verdict}")
+    for w in doc["warnings"]:
+        lines.append(f"warning: {w}")
     lines.append("")
+    if doc["reps"]:
+        lines.append("key: ↓ shorter than the target, ↑ longer than the target;")
+        lines.append(
+            "     pause_s: rest at the bottom before the next rep; "
+            "angles in degrees, dorsiflexion +, plantarflexion −"
+        )
+        lines.append("")
     targets_by_block = {i: b["tempo"] for i, b in enumerate(plan.get("exercises", []))}
     for st in doc["sets"]:
         reps = [
@@ -219,70 +362,37 @@ def render_table(doc: Mapping[str, Any]) -> str:
             and r["set_number"] == st["set_number"]
         ]
         tempo = targets_by_block.get(st["block"])
-        tgt = ""
-        if tempo:
-            tgt = "  targets: " + ", ".join(
-                f"{p} {t['text']}" for p, t in tempo.items() if t is not None
-            )
         f = st["fatigue"]
         lines.append(
             f"{st['exercise'].replace('_', ' ')} — {st['side']} leg, set {st['set_number']}"
             f"{' (extra)' if st['extra'] else ''}: {st['reps_done']}"
             f"{'/' + str(st['reps_prescribed']) if st['reps_prescribed'] else ''} reps, "
-            f"compliance {_n(st['tempo_compliance_pct'], '{:.0f}')} %, "
-            f"ROM {_n(st['rom_mean_deg'])} ± {_n(st['rom_sd_deg'])}°, "
-            f"ROM change {_n(f['rom_change_pct'], '{:+.0f}')} %, "
-            f"lowering change {_n(f['lower_change_pct'], '{:+.0f}')} %"
+            f"tempo compliance {_n(st['tempo_compliance_pct'], '{:.0f}')} %, "
+            f"ROM {_n(st['rom_mean_deg'])} ± {_n(st['rom_sd_deg'])}°"
+        )
+        lines.append(
+            f"  first → last third of the set: ROM {_n(f['rom_change_pct'], '{:+.0f}')} %, "
+            f"lowering time {_n(f['lower_change_pct'], '{:+.0f}')} %"
             + (" — FATIGUE" if f["fatigued"] else "")
         )
-        if tgt:
-            lines.append(tgt)
-        lines.append("   rep  start_s   rise_s   hold_s  lower_s  rest_s   ROM°  peak°  verdict")
-        for r in reps:
-            bad = [p for p in ("rise", "hold", "lower") if r["verdicts"][p] in ("short", "long")]
-            verdict = (
-                ", ".join(f"{p} {r['verdicts'][p]}" for p in bad)
-                if bad
-                else ("ok" if r["within_tolerance"] else "–")
-            )
-            if r["partial"]:
-                verdict += ", partial"
+        if tempo:
             lines.append(
-                f"  {r['rep_number']:4d} {_n(r['t_start_s'], '{:8.1f}')} "
-                f"{_phase_cell(r, 'rise'):>8} {_phase_cell(r, 'hold'):>8} "
-                f"{_phase_cell(r, 'lower'):>8} {_n(r['rest_s'], '{:7.2f}')} "
-                f"{_n(r['rom_deg'], '{:6.1f}')} {_n(r['peak_angle_deg'], '{:6.1f}')}  {verdict}"
+                "  targets: "
+                + ", ".join(f"{p} {t['text']}" for p, t in tempo.items() if t is not None)
             )
+        lines.extend(_rep_lines(reps))
         ph = st["phases"]
         lines.append(
-            "  mean±sd "
-            + "  ".join(
-                f"{p} {_n(ph[p]['mean_s'], '{:.2f}')}±{_n(ph[p]['sd_s'], '{:.2f}')} s"
+            "  mean ± sd: "
+            + ", ".join(
+                f"{p} {_n(ph[p]['mean_s'], '{:.2f}')} ± {_n(ph[p]['sd_s'], '{:.2f}')} s"
                 for p in ("rise", "hold", "lower")
             )
         )
         lines.append("")
     if doc["stretches"]:
-        lines.append("stretch holds")
-        lines.append(
-            "  side  #  start_s  in_pos_s  target  peak°  mean°  bounces  knee (expected)  notes"
-        )
-        for h in doc["stretches"]:
-            notes = []
-            if h["met"] is False:
-                notes.append("short")
-            if h["bouncing"]:
-                notes.append("BOUNCING")
-            if h["knee_in"]:
-                notes.append("KNEE IN")
-            if h["knee_ok"] is False:
-                notes.append("wrong knee")
-            lines.append(
-                f"  {h['side']:<5} {h['hold_number']:2d} {_n(h['t_start_s'], '{:8.1f}')} "
-                f"{_n(h['time_in_position_s'], '{:9.1f}')} {_n(h['target_s'], '{:7.0f}')} "
-                f"{_n(h['peak_angle_deg'], '{:6.1f}')} {_n(h['mean_angle_deg'], '{:6.1f}')} "
-                f"{h['n_bounces']:8d}  {h['knee']} ({h['knee_expected']})  {', '.join(notes)}"
-            )
+        lines.append("stretch holds (angles in degrees of dorsiflexion)")
+        lines.extend(_stretch_lines(doc["stretches"]))
         lines.append("")
     for t in doc["tests"]:
         if t["kind"] == "heel_rise_test":
@@ -326,6 +436,4 @@ def render_table(doc: Mapping[str, Any]) -> str:
     lines.append("next time:")
     for i, a in enumerate(doc["advice"], start=1):
         lines.append(f"  {i}. {a['text']}")
-    for w in doc["warnings"]:
-        lines.append(f"warning: {w}")
     return "\n".join(lines) + "\n"

@@ -24,6 +24,7 @@ from companion import __version__
 from companion.errors import CompanionError, SensorError
 from companion.model import GRAVITY_M_S2, Segment, Session
 from companion.scoring.plan import ExerciseBlock, PhaseTarget, Plan, Tempo
+from companion.scoring.report import plural
 
 __all__ = [
     "DEFAULT_TEMPO",
@@ -36,6 +37,7 @@ __all__ = [
     "score_analysis",
     "score_session",
     "split_by_side",
+    "split_by_side_with_warnings",
 ]
 
 SCHEMA_ID = "calf-companion/score"
@@ -178,29 +180,66 @@ def symmetry_index_pct(left: float | None, right: float | None) -> float | None:
 # session → analysis per side
 
 
-def split_by_side(session: Session) -> dict[str, Session]:
-    """One sub-session per leg that has both a shin and a foot sensor.
+def _no_samples(session: Session, sensor_ids: Sequence[str]) -> list[str]:
+    """The sensors among ``sensor_ids`` with fewer than two samples (no angle from them)."""
+    return [sid for sid in sensor_ids if sid not in session.chunks or len(session.chunks[sid]) < 2]
 
-    Raises :class:`~companion.errors.SensorError` when no leg has both sensors.
+
+def _empty_text(session: Session, empty: Sequence[str]) -> str:
+    names = {s.sensor_id: s.placement.segment.value for s in session.sensors}
+    if len(empty) == 1:
+        return f"the {names[empty[0]]} sensor ({empty[0]}) recorded no samples"
+    return f"the shin and foot sensors ({', '.join(empty)}) recorded no samples"
+
+
+def split_by_side(session: Session) -> dict[str, Session]:
+    """One sub-session per leg that has both a shin and a foot sensor with samples.
+
+    Raises :class:`~companion.errors.SensorError` when no leg has both sensors, or when every
+    leg that has both has a sensor that recorded no samples.
     """
+    return split_by_side_with_warnings(session)[0]
+
+
+def split_by_side_with_warnings(session: Session) -> tuple[dict[str, Session], list[str]]:
+    """:func:`split_by_side` and one warning per leg left out because a sensor recorded
+    nothing (the other leg is still scored)."""
     by_side: dict[str, dict[str, Any]] = {}
     for s in session.sensors:
         by_side.setdefault(s.placement.side.value, {})[s.placement.segment.value] = s
-    complete = {side: segs for side, segs in by_side.items() if len(segs) == 2}
-    if not complete:
-        have = ", ".join(s.sensor_id for s in session.sensors) or "no sensors"
-        missing = "a shin and a foot sensor on the same leg"
-        for side, segs in by_side.items():
-            other = Segment.FOOT if Segment.SHIN.value in segs else Segment.SHIN
-            missing = f"the {other.value} sensor on the {side} leg"
-            break
+    paired = {side: segs for side, segs in by_side.items() if len(segs) == 2}
+    empty = {
+        side: _no_samples(session, [s.sensor_id for s in segs.values()])
+        for side, segs in paired.items()
+    }
+    complete = {side: segs for side, segs in paired.items() if not empty[side]}
+    warnings = [
+        f"{side} leg not scored: {_empty_text(session, ids)}"
+        for side, ids in sorted(empty.items())
+        if ids
+    ]
+    if not complete and paired:
+        side, ids = sorted(empty.items())[0]
         msg = (
-            f"the session has {have} but scoring needs {missing}; "
-            "record again with both sensors of one leg"
+            f"{_empty_text(session, ids)}, so there is no ankle angle on the {side} leg; "
+            "check that both sensors are switched on and stay connected, then record again"
+        )
+        raise SensorError(msg)
+    if not complete:
+        if not by_side:
+            msg = "the session has no sensors, so there is no ankle angle; record again"
+            raise SensorError(msg)
+        side, segs = next(iter(by_side.items()))
+        other = Segment.FOOT if Segment.SHIN.value in segs else Segment.SHIN
+        have = ", ".join(s.sensor_id for s in session.sensors)
+        msg = (
+            f"the ankle angle needs both sensors of a leg, but the session has only {have} "
+            f"(no {other.value} sensor on the {side} leg); record again with the shin and "
+            "the foot sensor"
         )
         raise SensorError(msg)
     if len(complete) == 1:
-        return {next(iter(complete)): session}
+        return {next(iter(complete)): session}, warnings
     out: dict[str, Session] = {}
     for side in sorted(complete):
         ids = {s.sensor_id for s in complete[side].values()}
@@ -218,7 +257,7 @@ def split_by_side(session: Session) -> dict[str, Session]:
             source=session.source,
             extra=session.extra,
         )
-    return out
+    return out, warnings
 
 
 def exercise_hint(plan: Plan | None) -> str | None:
@@ -407,6 +446,15 @@ def _rep_doc(rep: Any, side: str, st: _BlockState | None, set_number: int) -> di
         "verdicts": verdicts,
         "within_tolerance": within,
     }
+
+
+def _add_pauses(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``pause_s``: the rest at the bottom between a rep's lowering and the next rep of the set
+    (None for the last rep of a set)."""
+    for rep, nxt in zip(docs, [*docs[1:], None]):
+        end, start = rep["t_lower_end_s"], None if nxt is None else nxt["t_start_s"]
+        rep["pause_s"] = None if end is None or start is None else _f(max(0.0, start - end))
+    return docs
 
 
 def _phase_summary(reps: Sequence[dict[str, Any]], tempo: Tempo) -> dict[str, Any]:
@@ -636,16 +684,17 @@ def score_analysis(
             block_reps: list[dict[str, Any]] = []
             cap = b.sets if b.sets is not None else math.inf
             for n, group in enumerate(st.sets, start=1):
-                docs = [_rep_doc(r, side, st, n) for r in group]
+                docs = _add_pauses([_rep_doc(r, side, st, n) for r in group])
                 block_reps.extend(docs)
                 all_reps.extend(docs)
                 all_sets.append(_set_doc(side, st, n, docs, extra=n > cap))
             for group in st.warmup:
                 t0 = float(_get(group[0], "t_start_s", math.nan))
                 t1 = float(_get(group[-1], "t_end_s", math.nan))
+                what = plural(len(group), f"{b.label} rep")
                 warnings.append(
-                    f"{side} leg: {len(group)} {b.label} rep(s) at {t0:.0f}–{t1:.0f} s, too few "
-                    "for a set, were taken as a warm-up and not scored"
+                    f"{side} leg: {what} at {t0:.0f}–{t1:.0f} s, too few for a set, "
+                    f"{'was' if len(group) == 1 else 'were'} taken as a warm-up and not scored"
                 )
             hold_docs = [_hold_doc(h, side, st, n) for n, h in enumerate(st.holds, start=1)]
             if b.kind == "stretch":
@@ -658,7 +707,7 @@ def score_analysis(
                 tests.append(_lunge_test(st, side, channels))
             blocks_out.append(_block_doc(side, st, block_reps, hold_docs))
         for n, group in enumerate(loose_sets, start=1):
-            docs = [_rep_doc(r, side, None, n) for r in group]
+            docs = _add_pauses([_rep_doc(r, side, None, n) for r in group])
             all_reps.extend(docs)
             all_sets.append(_set_doc(side, None, n, docs, extra=True))
         for n, h in enumerate(loose_holds, start=1):
@@ -929,7 +978,8 @@ def _advice(doc: dict[str, Any]) -> list[dict[str, Any]]:
                     (
                         2.0 * share,
                         "partial_reps",
-                        f"{b['partial_reps']} reps of the {label}{side} were partial; go all "
+                        f"{plural(b['partial_reps'], 'rep')} of the {label}{side} "
+                        f"{'was' if b['partial_reps'] == 1 else 'were'} partial; go all "
                         "the way up and all the way down on every rep.",
                     )
                 )
@@ -986,6 +1036,10 @@ def _advice(doc: dict[str, Any]) -> list[dict[str, Any]]:
                     "the end; rest longer before it or stop the set when form goes.",
                 )
             )
+
+    def holds_text(n: int) -> str:
+        return "the stretch hold" if len(doc["stretches"]) == 1 else plural(n, "stretch hold")
+
     bouncy = [h for h in doc["stretches"] if h["bouncing"]]
     if bouncy:
         n = sum(h["n_bounces"] for h in bouncy)
@@ -993,8 +1047,8 @@ def _advice(doc: dict[str, Any]) -> list[dict[str, Any]]:
             (
                 3.5,
                 "bouncing",
-                f"{len(bouncy)} stretch hold(s) had {n} bounces; do not bounce: ease in and add "
-                "a little pressure on each out-breath instead.",
+                f"{holds_text(len(bouncy)).capitalize()} had {plural(n, 'bounce')}; "
+                "do not bounce: ease in and add a little pressure on each out-breath instead.",
             )
         )
     knee_in = [h for h in doc["stretches"] if h["knee_in"]]
@@ -1003,8 +1057,8 @@ def _advice(doc: dict[str, Any]) -> list[dict[str, Any]]:
             (
                 3.0,
                 "knee_in",
-                f"In {len(knee_in)} stretch hold(s) the knee caved inwards; let the knee travel "
-                "over the outside of the foot.",
+                f"In {holds_text(len(knee_in))} the knee caved inwards; let the knee "
+                "travel over the outside of the foot.",
             )
         )
     wrong = [h for h in doc["stretches"] if h["knee_ok"] is False]
@@ -1014,7 +1068,7 @@ def _advice(doc: dict[str, Any]) -> list[dict[str, Any]]:
             (
                 2.2,
                 "wrong_knee",
-                f"{len(wrong)} hold(s) meant to be {exp}-knee looked "
+                f"{plural(len(wrong), 'hold')} meant to be {exp}-knee looked "
                 f"{'bent' if exp == 'straight' else 'straight'}-knee; "
                 f"{'keep the knee straight' if exp == 'straight' else 'bend the knee'} "
                 "for that stretch.",

@@ -179,6 +179,7 @@ def test_missing_sensor_and_no_motion(monkeypatch, capsys, tmp_path):
     lonely = tmp_path / "lonely.calf"
     storage.write_session(lonely, session)
     code, _, err = _run(monkeypatch, capsys, str(lonely))
-    assert code != 0
-    assert "scoring needs the foot sensor on the left leg" in err
+    assert code == 2
+    assert "the ankle angle needs both sensors of a leg" in err
+    assert "(no foot sensor on the left leg)" in err
     assert len(err.strip().splitlines()) == 1
