@@ -283,6 +283,7 @@ class ReplaySource:
                 last_wall = self._clock()
                 continue
             generation = self.generation
+            rewinds = self.rewinds
             if self._catch_up_to_s is not None:
                 # Catch up in steps of CATCH_UP_STEP_S so the consumer (the window) stays
                 # responsive and shows progress while a long recording is fed.
@@ -310,10 +311,12 @@ class ReplaySource:
             first = False
             self._position_s = target
             for item in items:
-                if self._closed or self.generation != generation:
+                # Only a rewind abandons this step: a forward seek meanwhile continues from
+                # ``target`` (these items are before it, and dropping them would lose samples).
+                if self._closed or self.rewinds != rewinds:
                     break
                 yield item
-            if target >= self._t_end_s and self.generation == generation:
+            if target >= self._t_end_s and self.rewinds == rewinds:
                 self._finished = True
             if self._emit_link and target - last_stats_s >= 1.0:
                 last_stats_s = target

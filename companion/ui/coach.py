@@ -15,6 +15,7 @@ tests.
 from __future__ import annotations
 
 import enum
+import logging
 import math
 import time
 from collections import deque
@@ -47,14 +48,18 @@ from companion.scoring.score import DEFAULT_HOLD_S, DEFAULT_TEMPO, exercise_hint
 from companion.sources.base import LinkState, LinkStateChanged, SensorStats, SourceItem
 from companion.ui.ring import RingBuffer
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "CHANNELS",
     "PHASE_CODES",
+    "Analysed",
     "CoachState",
     "DeviceStatus",
     "RepView",
     "Targets",
     "Verdict",
+    "default_preview_factory",
     "load_targets",
 ]
 
@@ -297,6 +302,49 @@ def default_analyzer_factory(
     )
 
 
+def _nothing(*args: object, **kwargs: object) -> None:
+    return None
+
+
+class _NoDetection:
+    """Stands in for the rep and hold trackers of a preview analyzer: every method the
+    engine calls on them (``update``, ``update_block``, ``finish``, …) does nothing, so no
+    events and no fits."""
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _nothing
+
+
+def default_preview_factory(
+    side: str, exercise_hint: str | None, sampling_rate_hz: float = 100.0
+) -> Analyzer | None:
+    """A :class:`~companion.analysis.SessionAnalyzer` that computes only the per-sample
+    angles (orientation, calibration, angles) and detects no reps or holds, so it never runs
+    a phase fit. Its rows equal the full analyzer's (the trackers only *read* the channels;
+    ``tests/ui/test_coach.py`` checks it on a simulated session), and the window draws them
+    while the full analysis may still be fitting a rep. None when the analyzer has no
+    trackers to stand in for (the window then draws the full analysis' rows)."""
+    from companion.analysis import SessionAnalyzer
+
+    an = SessionAnalyzer(side=side, exercise_hint=exercise_hint, sampling_rate_hz=sampling_rate_hz)
+    # The engine has no public switch for "angles only" yet: replace its two trackers.
+    if not all(hasattr(an, name) for name in ("_reps", "_holds", "frames_since_last")):
+        return None
+    an._reps = _NoDetection()  # type: ignore[assignment]
+    an._holds = _NoDetection()  # type: ignore[assignment]
+    return an  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Analysed:
+    """What the analysis made of one chunk (computed off the coaching state's lock)."""
+
+    events: list[AnalysisEvent]
+    block: ChannelBlock | None
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -314,8 +362,18 @@ class CoachState:
         Length of the scrolling plot's buffer, s.
     analyzer_factory
         ``(side, exercise_hint) -> analyzer``; the default builds a ``SessionAnalyzer``.
+    preview_factory
+        ``(side, exercise_hint) -> analyzer or None``: a second, angles-only analyzer whose
+        rows fill the plot's ring buffer, so a slow step of the full analysis (a rep's phase
+        fit) never holds the curve back. Default: :func:`default_preview_factory` with the
+        default analyzer, none with any other (the full analyzer's rows are drawn then).
     clock
         Monotonic clock for the notification→drawn latency probe.
+
+    Threads: :meth:`push` does everything in one call. The window instead splits the work:
+    :meth:`note_input` and :meth:`apply_analysis` / :meth:`apply_preview` mutate the state
+    (under the window's lock, briefly), :meth:`analyse` and :meth:`preview_rows` run the
+    analyzers without the lock; the window reads the state under the same lock.
     """
 
     def __init__(
@@ -326,6 +384,7 @@ class CoachState:
         window_s: float = 30.0,
         output_rate_hz: float = 100.0,
         analyzer_factory: AnalyzerFactory = default_analyzer_factory,
+        preview_factory: Callable[..., Analyzer | None] | str | None = "auto",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sensors = list(sensors)
@@ -336,6 +395,13 @@ class CoachState:
         self.window_s = float(window_s)
         self._rate_hz = float(output_rate_hz)
         self._factory = analyzer_factory
+        if preview_factory == "auto":
+            preview_factory = (
+                default_preview_factory if analyzer_factory is default_analyzer_factory else None
+            )
+        self._preview_factory: Callable[..., Analyzer | None] | None = (
+            None if isinstance(preview_factory, str) else preview_factory
+        )
         self._clock = clock
         self.ring = RingBuffer(round(self.window_s * self._rate_hz) + 1, len(CHANNELS))
         self.devices: dict[str, DeviceStatus] = {
@@ -353,6 +419,13 @@ class CoachState:
         except UsageError as exc:
             self.analyzer = None
             self.error = str(exc)
+        self.preview: Analyzer | None = None
+        """The angles-only analyzer that fills the ring (None: the full analyzer does)."""
+        if self.analyzer is not None and self._preview_factory is not None:
+            try:
+                self.preview = self._preview_factory(self.side, hint, self._sensor_rate_hz)
+            except Exception:  # the full analysis still draws; the log says why
+                log.exception("the preview analysis could not be set up")
         self.ring.clear()
         self.reps: list[RepView] = []
         self.sets: list[SetSummary] = []
@@ -366,7 +439,8 @@ class CoachState:
         self.hold: HoldView | None = None
         self.calibrated: CalibrationDone | None = None
         self.latest_t_s = math.nan
-        """Session time of the newest *analysed* sample (what the plot shows last)."""
+        """Session time of the newest sample the full analysis has seen (its events are
+        complete up to here; the plot may already show later rows)."""
         self.latest_input_t_s = math.nan
         """Session time of the newest sample received (the analysis may lag behind it)."""
         self.t_first_s = math.nan
@@ -406,12 +480,70 @@ class CoachState:
         return []
 
     def _push_chunk(self, chunk: ImuChunk, arrival_s: float | None) -> list[AnalysisEvent]:
-        n = len(chunk)
-        if n == 0:
+        if len(chunk) == 0:
             return []
+        arrival = self._clock() if arrival_s is None else arrival_s
+        self._note_chunk(chunk)
+        preview = self.preview
+        if preview is not None:
+            self.apply_preview(chunk, self.preview_rows(preview, chunk), arrival)
+        else:
+            self._note_arrival(chunk, arrival)
+        if self.analyzer is None:
+            return []
+        return self.apply_analysis(self.analyse(self.analyzer, chunk))
+
+    # -- the same, in steps (the window's threads) ------------------------------------------
+    def note_input(self, item: SourceItem, *, arrival_s: float) -> None:
+        """Book-keeping for one item (devices, clocks, the latency probe) without analysis."""
+        if isinstance(item, ImuChunk):
+            self.items_seen += 1
+            if len(item):
+                self._note_chunk(item)
+                if self.preview is None:
+                    self._note_arrival(item, arrival_s)
+        else:
+            self.push(item, arrival_s=arrival_s)
+
+    @staticmethod
+    def analyse(analyzer: Analyzer, chunk: ImuChunk) -> Analysed:
+        """Feed ``analyzer`` (this state's, captured under the lock); touches nothing else."""
+        events = list(analyzer.feed(chunk))
+        return Analysed(events=events, block=_drain_channels(analyzer))
+
+    def apply_analysis(self, analysed: Analysed) -> list[AnalysisEvent]:
+        """Take in what :meth:`analyse` returned; returns its events."""
+        if self.preview is None and analysed.block is not None:
+            self._append_block(analysed.block)
+        if analysed.block is not None:
+            self.latest_t_s = float(analysed.block.t_s[-1])
+        for ev in analysed.events:
+            self._apply(ev)
+        self._expire_candidate()
+        self.dirty = True
+        return analysed.events
+
+    @staticmethod
+    def preview_rows(preview: Analyzer, chunk: ImuChunk) -> ChannelBlock | None:
+        """Feed the angles-only analyzer; its new rows (touches nothing else)."""
+        preview.feed(chunk)
+        return _drain_channels(preview)
+
+    def apply_preview(self, chunk: ImuChunk, block: ChannelBlock | None, arrival_s: float) -> None:
+        """Draw the preview's rows; ``chunk`` counts for the latency probe from now on."""
+        self._note_arrival(chunk, arrival_s)
+        if block is not None:
+            self._append_block(block)
+            self.dirty = True
+
+    def drop_preview(self) -> None:
+        """The preview failed: the full analysis' rows fill the ring from now on."""
+        self.preview = None
+
+    def _note_chunk(self, chunk: ImuChunk) -> None:
         d = self.devices.get(chunk.sensor_id)
         if d is not None:
-            d.samples += n
+            d.samples += len(chunk)
             d.last_sample_t_s = float(chunk.t_s[-1])
             if d.state != LinkState.STREAMING and not d.message:
                 d.state = LinkState.STREAMING
@@ -420,23 +552,28 @@ class CoachState:
         t_last = float(chunk.t_s[-1])
         if not t_last <= self.latest_input_t_s:
             self.latest_input_t_s = t_last
-        self.pending_arrivals.append(
-            (float(chunk.t_s[-1]), self._clock() if arrival_s is None else arrival_s)
-        )
-        if self.analyzer is None:
-            return []
-        events = list(self.analyzer.feed(chunk))
-        block = _drain_channels(self.analyzer)
-        if block is not None:
-            self._append_block(block)
-        for ev in events:
-            self._apply(ev)
-        self._expire_candidate()
-        self.dirty = True
-        return events
+
+    def _note_arrival(self, chunk: ImuChunk, arrival_s: float) -> None:
+        self.pending_arrivals.append((float(chunk.t_s[-1]), arrival_s))
+
+    @property
+    def drawn_t_s(self) -> float:
+        """Session time of the newest row in the plot's ring buffer (NaN when empty)."""
+        return self.ring.latest_t_s()
 
     def _append_block(self, block: ChannelBlock) -> None:
         t = block.t_s
+        last = self.ring.latest_t_s()
+        if not math.isnan(last) and t.shape[0] and t[0] <= last:
+            # rows the ring already has (the full analysis taking over from a failed preview)
+            keep = t > last
+            block = ChannelBlock(
+                t_s=t[keep],
+                columns={k: np.asarray(v)[keep] for k, v in block.columns.items() if v is not None},
+            )
+            t = block.t_s
+            if t.shape[0] == 0:
+                return
         cols = np.full((t.shape[0], len(CHANNELS)), np.nan)
         for i, name in enumerate(CHANNELS[:-1]):
             v = block.columns.get(name)
@@ -446,7 +583,6 @@ class CoachState:
         if phase is not None:
             cols[:, -1] = [PHASE_CODES.get(str(p), np.nan) for p in phase]
         self.ring.extend(t, cols)
-        self.latest_t_s = float(t[-1])
 
     def _apply(self, ev: AnalysisEvent) -> None:
         self.events.append(ev)
@@ -521,17 +657,21 @@ class CoachState:
 
     def finish(self) -> list[AnalysisEvent]:
         """The source ended: let the analysis close what is open (a last rep or hold)."""
+        pfin = getattr(self.preview, "finish", None)
+        if pfin is not None:
+            try:
+                pfin()
+                block = _drain_channels(self.preview)
+                if block is not None:
+                    self._append_block(block)
+            except Exception:
+                log.exception("the preview analysis failed at the end")
+                self.preview = None
         fin = getattr(self.analyzer, "finish", None)
         if fin is None:
             return []
         events = list(fin())
-        block = _drain_channels(self.analyzer)
-        if block is not None:
-            self._append_block(block)
-        for ev in events:
-            self._apply(ev)
-        self.dirty = True
-        return events
+        return self.apply_analysis(Analysed(events=events, block=_drain_channels(self.analyzer)))
 
     # -- derived values the window shows ---------------------------------------------------
     @property

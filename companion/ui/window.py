@@ -137,12 +137,21 @@ class MainWindow(QMainWindow):
         self._tasks: set[asyncio.Future[None]] = set()
         self._coach_lock = threading.Lock()
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._preview_inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._outbox: collections.deque[Any] = collections.deque()
         self._queued = 0
         self._analysed = 0
+        self._preview_queued = 0
+        self._previewed = 0
         self._generation = 0
+        self._reconnecting: list[str] = []
+        """Sensors the status bar last said are reconnecting (cleared by "sensors back")."""
         self._worker = threading.Thread(target=self._analysis_worker, name="analysis", daemon=True)
         self._worker.start()
+        self._preview_worker = threading.Thread(
+            target=self._preview_loop, name="analysis-preview", daemon=True
+        )
+        self._preview_worker.start()
         self._shutdown: asyncio.Future[None] | None = None
         self._summary_shown = False
         self.stream_error = ""
@@ -393,10 +402,12 @@ class MainWindow(QMainWindow):
     async def _consume(self) -> None:
         """Take items from the source and hand them to the analysis thread.
 
-        The GUI thread only records, queues and draws: one worker thread
-        (:meth:`_analysis_worker`) analyses every item as soon as it is queued, so a slow step
-        of the analysis (a rep being fitted) never delays a frame, and no item waits for the
-        event loop to come round. Unpaced replay is throttled to the analysis.
+        The GUI thread only records, queues and draws. Two worker threads take every item as
+        soon as it is queued: :meth:`_preview_loop` computes the angles the plot draws (no rep
+        or hold detection, so it keeps up within milliseconds) and :meth:`_analysis_worker`
+        runs the full analysis whose events (reps, holds, warnings) the coaching widgets show.
+        A slow step of the full analysis (a rep's phase fit) therefore neither delays a frame
+        nor holds the curve back. Unpaced replay is throttled to the analysis.
         """
         stream = self.source.__aiter__()
         try:
@@ -405,8 +416,12 @@ class MainWindow(QMainWindow):
                     break
                 if self._writer is not None and isinstance(item, ImuChunk | Gap):
                     self._record_item(item)
+                job = (self._generation, item, time.monotonic())
+                if isinstance(item, ImuChunk) and self.coach.preview is not None:
+                    self._preview_queued += 1
+                    self._preview_inbox.put(job)
                 self._queued += 1
-                self._inbox.put((self._generation, item, time.monotonic()))
+                self._inbox.put(job)
                 # Throttle to the analysis (polled: the worker thread must not wake the loop
                 # per item, which is the hop this design avoids).
                 while self._queued - self._analysed > 256 and not self._closing:  # noqa: ASYNC110
@@ -423,15 +438,25 @@ class MainWindow(QMainWindow):
             if aclose is not None:  # run the source's own clean-up now, on this loop
                 with contextlib.suppress(Exception):
                     await aclose()
-        while self._queued > self._analysed and not self._closing:  # noqa: ASYNC110
+        while self._pending() and not self._closing:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         self._source_done = True
         if not self._closing:
             self._handle_events()
             self._on_source_finished()
 
+    def _pending(self) -> bool:
+        """Items queued that a worker thread has not finished with."""
+        return self._queued > self._analysed or self._preview_queued > self._previewed
+
     def _analysis_worker(self) -> None:
-        """Worker thread: analyse queued items in order; events go to :attr:`_outbox`."""
+        """Worker thread: analyse queued items in order; events go to :attr:`_outbox`.
+
+        The coaching state is locked only to take an item in and to apply the analysis'
+        result, never while the analysis runs, so the GUI thread (which reads the state under
+        the same lock to draw) waits microseconds, not a phase fit. A seek or calibration
+        (a new generation) meanwhile makes the result stale: it is dropped.
+        """
         while True:
             job = self._inbox.get()
             if job is None:
@@ -439,19 +464,55 @@ class MainWindow(QMainWindow):
             generation, item, arrival = job
             try:
                 with self._coach_lock:
-                    if generation == self._generation and self.coach.analyzer is not None:
-                        self._outbox.extend(self.coach.push(item, arrival_s=arrival))
-                    elif generation == self._generation:
-                        self.coach.push(item, arrival_s=arrival)  # links and statistics
+                    if generation != self._generation:
+                        continue
+                    coach = self.coach
+                    analyzer = coach.analyzer
+                    coach.note_input(item, arrival_s=arrival)
+                if analyzer is None or not isinstance(item, ImuChunk) or not len(item):
+                    continue
+                analysed = coach.analyse(analyzer, item)
+                with self._coach_lock:
+                    if generation == self._generation and coach is self.coach:
+                        self._outbox.extend(coach.apply_analysis(analysed))
             except Exception as exc:  # an analysis bug: say so, keep the window alive
                 log.exception("analysis failed")
-                self.coach.analyzer = None
-                self.coach.error = (
-                    f"The analysis stopped on this data ({exc}); the recording goes on, "
-                    "please report the problem."
-                )
+                with self._coach_lock:
+                    if generation == self._generation:
+                        self.coach.analyzer = None
+                        self.coach.error = (
+                            f"The analysis stopped on this data ({exc}); the recording goes "
+                            "on, please report the problem."
+                        )
             finally:
                 self._analysed += 1
+
+    def _preview_loop(self) -> None:
+        """Worker thread: the angles-only analysis whose rows the plot draws."""
+        while True:
+            job = self._preview_inbox.get()
+            if job is None:
+                return
+            generation, chunk, arrival = job
+            try:
+                with self._coach_lock:
+                    if generation != self._generation:
+                        continue
+                    coach = self.coach
+                    preview = coach.preview
+                if preview is None:
+                    continue
+                block = coach.preview_rows(preview, chunk)
+                with self._coach_lock:
+                    if generation == self._generation and coach is self.coach:
+                        coach.apply_preview(chunk, block, arrival)
+            except Exception:  # the full analysis' rows are drawn instead from now on
+                log.exception("the preview analysis failed")
+                with self._coach_lock:
+                    if generation == self._generation:
+                        self.coach.drop_preview()
+            finally:
+                self._previewed += 1
 
     def _handle_events(self) -> None:
         """GUI thread: react to the events the worker produced since the last frame."""
@@ -494,7 +555,10 @@ class MainWindow(QMainWindow):
                 await self._consumer
         self._generation += 1  # whatever is still queued is skipped
         self._inbox.put(None)
-        await asyncio.get_running_loop().run_in_executor(None, self._worker.join, 5.0)
+        self._preview_inbox.put(None)
+        loop = asyncio.get_running_loop()
+        for worker in (self._worker, self._preview_worker):
+            await loop.run_in_executor(None, worker.join, 30.0)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.screenshot_path is not None and self.screenshot_saved is None:
@@ -512,8 +576,19 @@ class MainWindow(QMainWindow):
 
     # -- drawing ------------------------------------------------------------------------------
     def redraw(self) -> None:
-        """One frame: plot and widgets from the coaching state (the timer calls this)."""
+        """One frame: plot and widgets from the coaching state (the timer calls this).
+
+        The state is read under the lock the worker threads apply their results under (they
+        hold it for microseconds), so a frame never sees half an update."""
         t0 = time.perf_counter()
+        with self._coach_lock:
+            self._redraw_locked()
+        self.frames += 1
+        self.frame_times_s.append(time.perf_counter() - t0)
+        if len(self.frame_times_s) > 10000:
+            del self.frame_times_s[:5000]
+
+    def _redraw_locked(self) -> None:
         self._handle_events()
         c = self.coach
         drawn_t = self.plot.redraw(c)
@@ -569,19 +644,20 @@ class MainWindow(QMainWindow):
                 f"{_mmss(self.replay.position_s - self.replay.t_start_s)} / "
                 f"{_mmss(self.replay.duration_s)}"
             )
-        self.frames += 1
-        self.frame_times_s.append(time.perf_counter() - t0)
-        if len(self.frame_times_s) > 10000:
-            del self.frame_times_s[:5000]
 
     def _slow_update(self) -> None:
-        self.devices.update_from(self.coach.devices)
-        rec = self.devices.reconnecting(self.coach.devices)
+        with self._coach_lock:
+            self.devices.update_from(self.coach.devices)
+            rec = self.devices.reconnecting(self.coach.devices)
+            error = self.coach.error
         if rec:
+            self._reconnecting = rec
             self._set_status(f"Reconnecting to {', '.join(rec)}…")
-        elif self.coach.error:
-            self._set_status(self.coach.error)
-        elif self.status_label.text().startswith("Reconnecting"):
+        elif error:
+            self._set_status(error)
+        elif self._reconnecting:
+            # said once, whatever the status bar showed since (the end of a file, a report)
+            self._reconnecting = []
             self._set_status(f"{self._mode_text()} — sensors back.")
         elif not self._status_hold():
             self._set_status(self._status_line(), sticky=False)
@@ -591,7 +667,7 @@ class MainWindow(QMainWindow):
             self.replay is not None
             and self.replay.finished
             and not self._summary_shown
-            and self._queued == self._analysed
+            and not self._pending()
         ):
             self._finish_analysis()
             self.redraw()
@@ -707,7 +783,7 @@ class MainWindow(QMainWindow):
         or the end-of-session report (``--screenshot`` waits for it)."""
         if self._summary_shown and not self.summary_ready:
             return True
-        if self._queued > self._analysed:
+        if self._pending():
             return True
         r = self.replay
         if r is not None and r.finished and not self._summary_shown:

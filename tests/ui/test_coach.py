@@ -232,3 +232,62 @@ def test_latency_probe_pops_only_drawn_chunks() -> None:
     assert c.mark_drawn(1.5) == [pytest.approx(0.03)]
     assert c.mark_drawn(2.0) == [pytest.approx(0.02)]
     assert c.mark_drawn(3.0) == []
+
+
+def test_the_preview_draws_exactly_the_full_analysis_angles(calf_session) -> None:
+    """The plot is filled by an angles-only analyzer (no rep fits, so it never waits for
+    one): its rows must equal the full analysis' rows, sample for sample, however the data
+    arrive, and the events (reps) still come from the full analysis."""
+    from companion.analysis import SessionAnalyzer
+    from companion.ui.coach import default_preview_factory
+
+    side = calf_session.sensors[0].placement.side.value
+    rate = float(calf_session.sensors[0].sampling_rate_hz)
+    preview = default_preview_factory(side, None, rate)
+    assert preview is not None
+    full = SessionAnalyzer(side=side, sampling_rate_hz=rate)
+    rng = np.random.default_rng(5)
+    shin, foot = (calf_session.chunks[s.sensor_id] for s in calf_session.sensors)
+    i0 = 0
+    preview_events = []
+    while i0 < len(shin):
+        n = int(rng.integers(1, 60))
+        for c in (shin, foot) if rng.random() < 0.5 else (foot, shin):
+            piece = c.slice(i0, i0 + n)
+            preview_events += preview.feed(piece)
+            full.feed(piece)
+        i0 += n
+    preview_events += preview.finish()
+    full.finish()
+    # no detection: the calibration only (the same as the full analysis')
+    assert [type(e).__name__ for e in preview_events] == ["CalibrationDone"]
+    assert preview_events[0] in full.events
+    a, b = preview.frames(), full.frames()
+    assert len(a) == len(b) > 3000
+    for name in ("t_s", "ankle_sagittal_deg", "shin_inclination_deg", "foot_pitch_deg"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert sum(isinstance(e, RepCompleted) for e in full.events) >= 5
+
+
+def test_the_coach_draws_the_preview_and_counts_the_full_analysis(calf_session) -> None:
+    """CoachState with the default analyzers: the ring holds the preview's rows, which equal
+    the full analysis' channels; the reps are the full analysis' (``analyze_session``)."""
+    from companion.analysis import analyze_session
+
+    c = CoachState(calf_session.sensors, window_s=30.0)
+    assert c.preview is not None
+    shin, foot = (calf_session.chunks[s.sensor_id] for s in calf_session.sensors)
+    for i0 in range(0, len(shin), 37):
+        c.push(shin.slice(i0, i0 + 37))
+        c.push(foot.slice(i0, i0 + 37))
+    c.finish()
+    batch = analyze_session(calf_session)
+    assert [r.rep.t_start_s for r in c.reps] == [r.t_start_s for r in batch.reps]
+    assert len(c.reps) >= 5
+    ring = c.ring.filled()
+    ch = batch.channels
+    k = np.searchsorted(ch.t_s, ring[0, 0])
+    np.testing.assert_array_equal(ring[:, 0], ch.t_s[k : k + ring.shape[0]])
+    np.testing.assert_array_equal(ring[:, 1], ch.ankle_sagittal_deg[k : k + ring.shape[0]])
+    assert c.drawn_t_s == ch.t_s[-1]
+    assert c.latest_t_s == ch.t_s[-1]

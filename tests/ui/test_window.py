@@ -295,6 +295,44 @@ def test_stretch_view_times_the_hold_and_warns_about_bouncing(stretch_session: S
     assert "straight knee" in str(seen["counter"])
 
 
+def test_sensors_back_is_said_even_when_the_stream_ends_right_after(
+    calf_session: Session,
+) -> None:
+    """A reconnect, then the end of the stream at once: "sensors back" still appears (it used
+    to depend on the status bar still reading "Reconnecting" when the 4 Hz update came)."""
+    chunks = calf_session.chunks
+    shin = next(s for s in calf_session.sensors if s.placement.segment == "shin")
+
+    class ReconnectThenEnd:
+        sensors = calf_session.sensors
+        gate = asyncio.Event()
+
+        async def _run(self):
+            for c in chunks.values():
+                yield c.slice(0, 300)
+            yield LinkStateChanged(
+                sensor_id=shin.sensor_id, state=LinkState.RECONNECTING, t_s=3.0, message="lost"
+            )
+            await self.gate.wait()
+            yield LinkStateChanged(sensor_id=shin.sensor_id, state=LinkState.STREAMING, t_s=4.0)
+
+        def __aiter__(self):
+            return self._run()
+
+        async def close(self) -> None:
+            return None
+
+    src = ReconnectThenEnd()
+
+    async def script(w) -> None:
+        await until(lambda: "Reconnecting" in w.status_label.text(), 15.0, "reconnecting")
+        src.gate.set()
+        await until(lambda: w.summary_ready, 30.0, "the end of the stream")
+        await until(lambda: "sensors back" in w.status_label.text(), 15.0, "recovery notice")
+
+    run(src, script, mode="emulate")
+
+
 def test_the_window_survives_a_source_error(calf_session: Session) -> None:
     class Broken:
         sensors = calf_session.sensors
