@@ -63,6 +63,36 @@ class AngleComputer:
             b[0] * gyr_f[0] + b[1] * gyr_f[1] + b[2] * gyr_f[2]
         )
 
+    def angles_arrays(
+        self, up_s: list[np.ndarray], up_f: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`angles` for column arrays (``up_s = [x, y, z]``, 1-D, contiguous): the
+        same element-wise arithmetic whatever the array length, so streamed and batch
+        results agree to the last bit."""
+        (a0, a1, a2), (b0, b1, b2), (c0, c1, c2) = self._ms
+        x, y, z = up_s
+        sx = a0 * x + a1 * y + a2 * z
+        sy = b0 * x + b1 * y + b2 * z
+        sz = c0 * x + c1 * y + c2 * z
+        (a0, a1, a2), (b0, b1, b2), (c0, c1, c2) = self._mf
+        x, y, z = up_f
+        fx = a0 * x + a1 * y + a2 * z
+        fy = b0 * x + b1 * y + b2 * z
+        fz = c0 * x + c1 * y + c2 * z
+        shin = np.degrees(np.arctan2(-sx, sz))
+        foot = np.degrees(np.arctan2(-fx, fz))
+        lat_s = -self._m * np.degrees(np.arctan2(sy, sz))
+        lat_f = -self._m * np.degrees(np.arctan2(fy, fz))
+        return shin - foot, lat_f - lat_s, shin, foot, lat_s
+
+    def sagittal_rate_arrays(self, gyr_s: list[np.ndarray], gyr_f: list[np.ndarray]) -> np.ndarray:
+        """:meth:`sagittal_rate` for column arrays."""
+        a = self._mls
+        b = self._mlf
+        return (a[0] * gyr_s[0] + a[1] * gyr_s[1] + a[2] * gyr_s[2]) - (
+            b[0] * gyr_f[0] + b[1] * gyr_f[1] + b[2] * gyr_f[2]
+        )
+
 
 def angles_from_up(
     up_shin: np.ndarray, up_foot: np.ndarray, calibration: Calibration

@@ -127,16 +127,17 @@ class AnalysisResult:
 
 
 class _SensorStream:
-    """Orientation output of one sensor, kept until the grid has passed it."""
+    """Orientation output of one sensor (numpy arrays), kept until the grid has passed it."""
 
-    __slots__ = ("acc", "gyr", "t", "tracker", "up")
+    __slots__ = ("_parts", "acc", "gyr", "t", "tracker", "up")
 
     def __init__(self, tracker: OrientationTracker) -> None:
         self.tracker = tracker
-        self.t: list[float] = []
-        self.up: list[tuple[float, float, float]] = []
-        self.gyr: list[tuple[float, float, float]] = []
-        self.acc: list[tuple[float, float, float]] = []
+        self.t = np.empty(0)
+        self.up = np.empty((0, 3))
+        self.gyr = np.empty((0, 3))
+        self.acc = np.empty((0, 3))
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def add(self, chunk: ImuChunk) -> None:
         self._append(*self.tracker.update(chunk))
@@ -145,46 +146,142 @@ class _SensorStream:
         self._append(*self.tracker.flush())
 
     def _append(self, t: np.ndarray, up: np.ndarray, gyr: np.ndarray, acc: np.ndarray) -> None:
-        if t.size == 0:
-            return
-        self.t.extend(t.tolist())
-        self.up.extend(map(tuple, up.tolist()))
-        self.gyr.extend(map(tuple, gyr.tolist()))
-        self.acc.extend(map(tuple, acc.tolist()))
+        if t.size:
+            self._parts.append((t, up, gyr, acc))
 
-    def sample(self, t_k: float, max_gap_s: float):
-        """Interpolated (up, gyr, acc, ok, bracket width s) at ``t_k``; needs
-        t[0] <= t_k <= t[-1]."""
-        ts = self.t
-        # Drop samples no longer needed (keep the one at or before t_k).
-        j = 0
-        while j + 1 < len(ts) and ts[j + 1] <= t_k:
-            j += 1
-        if j:
-            del ts[:j], self.up[:j], self.gyr[:j], self.acc[:j]
-        if ts[0] == t_k or len(ts) == 1:
-            return self.up[0], self.gyr[0], self.acc[0], ts[0] == t_k, 0.0
-        t0, t1 = ts[0], ts[1]
-        ok = (t1 - t0) <= max_gap_s
-        w = (t_k - t0) / (t1 - t0)
-        u0, u1 = self.up[0], self.up[1]
-        ux = u0[0] + w * (u1[0] - u0[0])
-        uy = u0[1] + w * (u1[1] - u0[1])
-        uz = u0[2] + w * (u1[2] - u0[2])
-        n = math.sqrt(ux * ux + uy * uy + uz * uz) or 1.0
-        g0, g1 = self.gyr[0], self.gyr[1]
-        gyr = (
-            g0[0] + w * (g1[0] - g0[0]),
-            g0[1] + w * (g1[1] - g0[1]),
-            g0[2] + w * (g1[2] - g0[2]),
+    def merge(self) -> None:
+        """Join the parts added since the last call onto the kept samples."""
+        if not self._parts:
+            return
+        parts = self._parts
+        self._parts = []
+        self.t = np.concatenate([self.t, *(p[0] for p in parts)])
+        self.up = np.concatenate([self.up, *(p[1] for p in parts)])
+        self.gyr = np.concatenate([self.gyr, *(p[2] for p in parts)])
+        self.acc = np.concatenate([self.acc, *(p[3] for p in parts)])
+
+    def sample(self, tk: np.ndarray, max_gap_s: float):
+        """Interpolated (up, gyr, acc, ok, bracket width s) at the grid times ``tk`` (all
+        within [t[0], t[-1]]; per element the same arithmetic whatever the chunking), then
+        drops the samples no later grid point needs."""
+        t = self.t
+        n = t.size
+        j = np.maximum(np.searchsorted(t, tk, side="right") - 1, 0)
+        jn = np.minimum(j + 1, n - 1)
+        t0 = t[j]
+        t1 = t[jn]
+        exact = (t0 == tk) | (jn == j)
+        den = np.where(exact, 1.0, t1 - t0)
+        w = np.where(exact, 0.0, (tk - t0) / den)
+        ok = np.where(exact, t0 == tk, (t1 - t0) <= max_gap_s)
+        width = np.where(exact, 0.0, t1 - t0)
+
+        def lerp(v: np.ndarray) -> list[np.ndarray]:
+            v0 = v[j]
+            v1 = v[jn]
+            return [
+                np.where(exact, v0[:, c], v0[:, c] + w * (v1[:, c] - v0[:, c])) for c in range(3)
+            ]
+
+        ux, uy, uz = lerp(self.up)
+        nrm = np.sqrt(ux * ux + uy * uy + uz * uz)
+        nrm = np.where(exact | (nrm == 0.0), 1.0, nrm)
+        up = [ux / nrm, uy / nrm, uz / nrm]
+        gyr = lerp(self.gyr)
+        acc = lerp(self.acc)
+        keep = int(j[-1])
+        if keep:
+            self.t = t[keep:]
+            self.up = self.up[keep:]
+            self.gyr = self.gyr[keep:]
+            self.acc = self.acc[keep:]
+        return up, gyr, acc, ok, width
+
+
+@dataclass(slots=True, eq=False)
+class _Block:
+    """Grid rows of both sensors as contiguous column arrays (x, y, z lists of arrays)."""
+
+    t: np.ndarray
+    valid: np.ndarray
+    bridged: np.ndarray
+    up_s: list[np.ndarray]
+    up_f: list[np.ndarray]
+    gyr_s: list[np.ndarray]
+    gyr_f: list[np.ndarray]
+    acc_s: np.ndarray
+    acc_f: np.ndarray
+    accv_s: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return int(self.t.size)
+
+    def rows(self, a: int, b: int) -> list[_Row]:
+        """Rows ``a:b`` as :class:`_Row` objects (for the per-row calibration)."""
+
+        def tup(cols: list[np.ndarray]) -> list[tuple[float, float, float]]:
+            return list(zip(*(c[a:b].tolist() for c in cols), strict=True))
+
+        return [
+            _Row(
+                t=t,
+                valid=v,
+                bridged=br,
+                up_s=us,
+                up_f=uf,
+                gyr_s=gs,
+                gyr_f=gf,
+                acc_s=as_,
+                acc_f=af,
+                accv_s=av,
+            )
+            for t, v, br, us, uf, gs, gf, as_, af, av in zip(
+                self.t[a:b].tolist(),
+                self.valid[a:b].tolist(),
+                self.bridged[a:b].tolist(),
+                tup(self.up_s),
+                tup(self.up_f),
+                tup(self.gyr_s),
+                tup(self.gyr_f),
+                self.acc_s[a:b].tolist(),
+                self.acc_f[a:b].tolist(),
+                tup(self.accv_s),
+                strict=True,
+            )
+        ]
+
+    def tail(self, a: int) -> _Block:
+        return _Block(
+            t=self.t[a:],
+            valid=self.valid[a:],
+            bridged=self.bridged[a:],
+            up_s=[c[a:] for c in self.up_s],
+            up_f=[c[a:] for c in self.up_f],
+            gyr_s=[c[a:] for c in self.gyr_s],
+            gyr_f=[c[a:] for c in self.gyr_f],
+            acc_s=self.acc_s[a:],
+            acc_f=self.acc_f[a:],
+            accv_s=[c[a:] for c in self.accv_s],
         )
-        a0, a1 = self.acc[0], self.acc[1]
-        acc = (
-            a0[0] + w * (a1[0] - a0[0]),
-            a0[1] + w * (a1[1] - a0[1]),
-            a0[2] + w * (a1[2] - a0[2]),
+
+    @staticmethod
+    def from_rows(rows: list[_Row]) -> _Block:
+        def cols(vals: list[tuple[float, float, float]]) -> list[np.ndarray]:
+            arr = np.array(vals, dtype=np.float64).reshape(-1, 3)
+            return [np.ascontiguousarray(arr[:, c]) for c in range(3)]
+
+        return _Block(
+            t=np.array([r.t for r in rows], dtype=np.float64),
+            valid=np.array([r.valid for r in rows], dtype=bool),
+            bridged=np.array([r.bridged for r in rows], dtype=bool),
+            up_s=cols([r.up_s for r in rows]),
+            up_f=cols([r.up_f for r in rows]),
+            gyr_s=cols([r.gyr_s for r in rows]),
+            gyr_f=cols([r.gyr_f for r in rows]),
+            acc_s=np.array([r.acc_s for r in rows], dtype=np.float64),
+            acc_f=np.array([r.acc_f for r in rows], dtype=np.float64),
+            accv_s=cols([r.accv_s for r in rows]),
         )
-        return (ux / n, uy / n, uz / n), gyr, acc, ok, t1 - t0
 
 
 @dataclass(slots=True)
@@ -638,6 +735,8 @@ class SessionAnalyzer:
         self._rep: list[str] = []
         self._n_returned = 0
         self._events: list[AnalysisEvent] = []
+        self._blk: _Cols | None = None
+        self._blk_i0 = 0
         self._reps = RepTracker(settings, exercise_hint, self)
         self._holds = HoldTracker(settings, exercise_hint, self)
         self._finished = False
@@ -719,37 +818,50 @@ class SessionAnalyzer:
 
     def _advance(self, out: list[AnalysisEvent]) -> None:
         s, f = self._shin, self._foot
-        if not s.t or not f.t:
+        s.merge()
+        f.merge()
+        if s.t.size == 0 or f.t.size == 0:
             return
         rate = self.settings.output_rate_hz
         if self._k_next is None:
-            self._k_next = math.ceil(max(s.t[0], f.t[0]) * rate - 1e-9)
+            self._k_next = math.ceil(max(float(s.t[0]), float(f.t[0])) * rate - 1e-9)
+        end = min(float(s.t[-1]), float(f.t[-1]))
+        k_last = math.floor(end * rate + 1e-6) + 1
+        if k_last < self._k_next:
+            return
+        tk = np.arange(self._k_next, k_last + 1, dtype=np.int64) / rate
+        tk = tk[tk <= end]
+        n = tk.size
+        if n == 0:
+            return
+        self._k_next += n
         gap = self.settings.max_interp_gap_s
-        while True:
-            t_k = self._k_next / rate
-            if t_k > s.t[-1] or t_k > f.t[-1]:
-                break
-            up_s, gyr_s, acc_s, ok_s, w_s = s.sample(t_k, gap)
-            up_f, gyr_f, acc_f, ok_f, w_f = f.sample(t_k, gap)
-            row = _Row(
-                t=t_k,
-                valid=ok_s and ok_f,
-                bridged=max(w_s, w_f) > self._bridge_s,
-                up_s=up_s,
-                up_f=up_f,
-                gyr_s=gyr_s,
-                gyr_f=gyr_f,
-                acc_s=math.sqrt(acc_s[0] ** 2 + acc_s[1] ** 2 + acc_s[2] ** 2),
-                acc_f=math.sqrt(acc_f[0] ** 2 + acc_f[1] ** 2 + acc_f[2] ** 2),
-                accv_s=acc_s,
-            )
-            self._k_next += 1
-            if self._calibrator is not None:
-                cal = self._calibrator.add(row)
+        up_s, gyr_s, acc_s, ok_s, w_s = s.sample(tk, gap)
+        up_f, gyr_f, acc_f, ok_f, w_f = f.sample(tk, gap)
+        blk = _Block(
+            t=tk,
+            valid=ok_s & ok_f,
+            bridged=np.maximum(w_s, w_f) > self._bridge_s,
+            up_s=up_s,
+            up_f=up_f,
+            gyr_s=gyr_s,
+            gyr_f=gyr_f,
+            acc_s=np.sqrt(acc_s[0] ** 2 + acc_s[1] ** 2 + acc_s[2] ** 2),
+            acc_f=np.sqrt(acc_f[0] ** 2 + acc_f[1] ** 2 + acc_f[2] ** 2),
+            accv_s=acc_s,
+        )
+        i = 0
+        while i < n and self._calibrator is not None:
+            # Calibration goes row by row (the first seconds only), in slices.
+            e = min(n, i + _CAL_SLICE_ROWS)
+            for r in blk.rows(i, e):
+                i += 1
+                cal = self._calibrator.add(r)
                 if cal is not None:
                     self._start(cal, out)
-            else:
-                self._process(row, out)
+                    break
+        if i < n and self._calibrator is None:
+            self._process_block(blk.tail(i) if i else blk, out)
 
     def _start(self, cal: Calibration, out: list[AnalysisEvent]) -> None:
         assert self._calibrator is not None
@@ -771,8 +883,8 @@ class SessionAnalyzer:
                     "period as neutral and may be offset.",
                 )
             )
-        for r in rows:
-            self._process(r, out)
+        if rows:
+            self._process_block(_Block.from_rows(rows), out)
 
     def _append_invalid(self, t: float) -> None:
         nan = math.nan
@@ -788,32 +900,70 @@ class SessionAnalyzer:
         self._phase.append("")
         self._rep.append("")
 
-    def _process(self, r: _Row, out: list[AnalysisEvent]) -> None:
+    def _process_block(self, blk: _Block, out: list[AnalysisEvent]) -> None:
+        """Angles for a block of grid rows (vectorised), then reps and holds over it."""
         assert self._angles is not None
-        if not r.valid:
-            self.n_invalid_rows += 1
-            self._append_invalid(r.t)
+        n = len(blk)
+        sag, front, shin, foot, knee = self._angles.angles_arrays(blk.up_s, blk.up_f)
+        vel = self._angles.sagittal_rate_arrays(blk.gyr_s, blk.gyr_f)
+        valid = blk.valid.copy()
+        for ch in (sag, front, shin, foot, knee, vel):
+            valid &= np.isfinite(ch)
+        nan = math.nan
+        cols = _Cols(
+            t=blk.t,
+            sag=np.where(valid, sag, nan),
+            front=np.where(valid, front, nan),
+            shin=np.where(valid, shin, nan),
+            foot=np.where(valid, foot, nan),
+            knee=np.where(valid, knee, nan),
+            vel=np.where(valid, vel, nan),
+            valid=valid,
+        )
+        self.n_invalid_rows += n - int(np.count_nonzero(valid))
+        i0 = len(self._t)
+        self._t.extend(cols.t.tolist())
+        self._sag.extend(cols.sag.tolist())
+        self._front.extend(cols.front.tolist())
+        self._shin_incl.extend(cols.shin.tolist())
+        self._foot_pitch.extend(cols.foot.tolist())
+        self._knee.extend(cols.knee.tolist())
+        self._vel.extend(cols.vel.tolist())
+        self._valid.extend(valid.tolist())
+        self._bridged.extend((blk.bridged | ~valid).tolist())
+        self._phase.extend([""] * n)
+        self._rep.extend([""] * n)
+        self._blk = cols
+        self._blk_i0 = i0
+        ev_r: list[AnalysisEvent] = []
+        ev_h: list[AnalysisEvent] = []
+        self._reps.update_block(i0, i0 + n, ev_r)
+        self._holds.update_block(i0, i0 + n, ev_h)
+        self._blk = None
+        if ev_r and ev_h:
+            # Per row, rep events come before hold events (every event is stamped with the
+            # time of the row that produced it): the same order as row-by-row processing.
+            out.extend(sorted(ev_r + ev_h, key=lambda e: e.t_s))
         else:
-            sag, front, shin, foot, knee = self._angles.angles(r.up_s, r.up_f)
-            vel = self._angles.sagittal_rate(r.gyr_s, r.gyr_f)
-            if not all(map(math.isfinite, (sag, front, shin, foot, knee, vel))):
-                self.n_invalid_rows += 1
-                self._append_invalid(r.t)
-            else:
-                self._t.append(r.t)
-                self._sag.append(sag)
-                self._front.append(front)
-                self._shin_incl.append(shin)
-                self._foot_pitch.append(foot)
-                self._knee.append(knee)
-                self._vel.append(vel)
-                self._valid.append(True)
-                self._bridged.append(r.bridged)
-                self._phase.append("")
-                self._rep.append("")
-        i = len(self._t) - 1
-        self._reps.update(i, out)
-        self._holds.update(i, out)
+            out.extend(ev_r or ev_h)
+
+
+@dataclass(slots=True, eq=False)
+class _Cols:
+    """The channels of the block being processed, as arrays (for the trackers' fast paths:
+    row ``i`` of the session is element ``i - SessionAnalyzer._blk_i0``)."""
+
+    t: np.ndarray
+    sag: np.ndarray
+    front: np.ndarray
+    shin: np.ndarray
+    foot: np.ndarray
+    knee: np.ndarray
+    vel: np.ndarray
+    valid: np.ndarray
+
+
+_CAL_SLICE_ROWS = 256  # rows converted at a time for the per-row calibration
 
 
 def analyze_session(

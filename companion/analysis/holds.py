@@ -104,6 +104,26 @@ class HoldTracker:
         self.knee_warned = False
         self.bounce_warned = False
 
+    def update_block(self, i0: int, i1: int, out: list[AnalysisEvent]) -> None:
+        """Rows ``i0:i1`` of the analyzer's current block, as :meth:`update` on each row;
+        rows that cannot start a hold are skipped with array operations."""
+        if not self.enabled:
+            return
+        an = self.an
+        cols = an._blk
+        i = i0
+        while i < i1:
+            if self.state == "none" and cols is not None:
+                a, b = i - an._blk_i0, i1 - an._blk_i0
+                start = cols.valid[a:b] & (cols.sag[a:b] >= self.s.hold_min_dorsi_deg)
+                start &= np.abs(cols.vel[a:b]) < self.s.plateau_vel_dps
+                hit = np.flatnonzero(start)
+                if hit.size == 0:
+                    return
+                i += int(hit[0])
+            self.update(i, out)
+            i += 1
+
     def update(self, i: int, out: list[AnalysisEvent]) -> None:
         if not self.enabled:
             return

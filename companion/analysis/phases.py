@@ -166,30 +166,30 @@ def fit_transition(
     tr = t - t_ref
     t_lo, t_hi = -5.0, float(tr[-1]) + 5.0
     k_all = np.arange(len(_SHAPES))
-    lvl_from, lvl_to = float(level_from), float(level_to)
-    # Starting values from the 10 % / 90 % crossings; with a free level, once more from the
-    # levels the first pass solved for (a poor level guess misplaces the crossings).
-    for _ in range(1 if free == "none" else 2):
-        frac = (y - lvl_from) / (lvl_to - lvl_from)
-        above10 = np.flatnonzero(frac > 0.1)
-        above90 = np.flatnonzero(frac > 0.9)
-        t10 = float(tr[above10[0]]) if above10.size else 0.0
-        t90 = float(tr[above90[0]]) if above90.size else float(tr[-1])
-        if t90 <= t10:
-            t90 = t10 + 0.1
-        d = np.clip((t90 - t10) / (_TAU90 - _TAU10), _D_MIN_S, _D_MAX_S)
-        t0 = np.clip(t10 - _TAU10 * d, t_lo, t_hi)
-        lf = np.full(k_all.size, float(level_from))
-        lt = np.full(k_all.size, float(level_to))
-        s, _ = _eval(k_all, (tr[None, :] - t0[:, None]) / d[:, None])
-        lf, lt = _levels(s, y, lf, lt, free)
-        r = lf[:, None] + (lt - lf)[:, None] * s - y
-        cost = (r * r).sum(axis=1)
-        cost = np.where(np.isfinite(cost), cost, np.inf)
-        b = int(np.argmin(cost))
-        if abs(float(lt[b] - lf[b])) < 1e-6 or not math.isfinite(cost[b]):
-            break
-        lvl_from, lvl_to = float(lf[b]), float(lt[b])
+    # Starting values from the 10 % / 90 % crossings of the levels; a free end level is only
+    # a guess, so the crossings use the data's own end there (a guess past the true level
+    # would put the 90 % crossing nowhere). Holds' free levels keep the caller's guesses.
+    m = max(3, t.size // 20)
+    lvl_from = float(level_from)
+    lvl_to = float(np.median(y[-m:])) if free == "to" else float(level_to)
+    if abs(lvl_to - lvl_from) < 0.5 * abs(level_to - level_from):
+        lvl_from, lvl_to = float(level_from), float(level_to)  # no clear ends: the guesses
+    frac = (y - lvl_from) / (lvl_to - lvl_from)
+    above10 = np.flatnonzero(frac > 0.1)
+    above90 = np.flatnonzero(frac > 0.9)
+    t10 = float(tr[above10[0]]) if above10.size else 0.0
+    t90 = float(tr[above90[0]]) if above90.size else float(tr[-1])
+    if t90 <= t10:
+        t90 = t10 + 0.1
+    d = np.clip((t90 - t10) / (_TAU90 - _TAU10), _D_MIN_S, _D_MAX_S)
+    t0 = np.clip(t10 - _TAU10 * d, t_lo, t_hi)
+    lf = np.full(k_all.size, float(level_from))
+    lt = np.full(k_all.size, float(level_to))
+    s, _ = _eval(k_all, (tr[None, :] - t0[:, None]) / d[:, None])
+    lf, lt = _levels(s, y, lf, lt, free)
+    r = lf[:, None] + (lt - lf)[:, None] * s - y
+    cost = (r * r).sum(axis=1)
+    cost = np.where(np.isfinite(cost), cost, np.inf)
     fit_from = free in ("from", "both")
     fit_to = free in ("to", "both")
     st = [k_all, t0, d, lf, lt, cost, np.full(k_all.size, 1e-3)]

@@ -21,6 +21,7 @@ import statistics
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.signal import lfilter
 
 from companion.analysis.events import (
     AnalysisEvent,
@@ -54,6 +55,8 @@ _STOPPED_DPS = 1.0  # the ankle has stopped (a hold, not a turnaround)
 _STOPPED_TOP_S = 0.4  # ... for at least this long at the top
 _REST_DPS = 2.0  # slower than this: at rest before a rise
 _PRE_REST_S = 0.4  # rest kept before the rise for its level
+_FAST_WINDOW = 512  # rows examined per fast-path step (block processing)
+_SLOW_BURST = 24  # rows taken one by one when a fast path made no progress
 
 
 def _longest_false_run(mask: np.ndarray) -> int:
@@ -100,6 +103,8 @@ class RepTracker:
         self.n_still = 0
         self.n_invalid = 0
         self.last_move_end_t = -math.inf
+        self._k_base = (1.0 / settings.output_rate_hz) / _BASE_TAU_S
+        self._c_base = 1.0 - self._k_base
 
     # ----------------------------------------------------------------------------------
     def _x(self, i: int) -> float:
@@ -110,7 +115,7 @@ class RepTracker:
         an = self.an
         t = an._t[i]
         if self.set_exercise is not None and t - self.t_last_lower_end > self.s.set_rest_s:
-            self._close_set(out)
+            self._close_set(out, t)
         if not self.dirs:
             return
         if not an._valid[i]:
@@ -138,6 +143,168 @@ class RepTracker:
         elif self.state == "settle":
             self._settle(i, v, out)
 
+    # ---------------------------------------------------------------- block processing
+    def update_block(self, i0: int, i1: int, out: list[AnalysisEvent]) -> None:
+        """Rows ``i0:i1`` (the analyzer's current block): the same result as calling
+        :meth:`update` on each row. Stretches where nothing can happen but the state's
+        bookkeeping (the bottom following a still ankle, the peak rising, the lowering under
+        way) are consumed with array operations; every other row goes through
+        :meth:`update`. Which rows take which path never changes the result: the fast paths
+        do the same arithmetic as the per-row code."""
+        if not self.dirs:
+            return
+        i = i0
+        while i < i1:
+            st = self.state
+            if st == "bottom":
+                j = self._fast_bottom(i, i1)
+            elif st == "up":
+                j = self._fast_up(i, i1)
+            elif st == "down":
+                j = self._fast_down(i, i1)
+            else:
+                j = i
+            if j >= i1:
+                return
+            # A few rows one by one: the row that stopped the fast path and, when the fast
+            # path made no progress, a burst more (its set-up costs dozens of rows).
+            e = min(i1, j + (1 if j > i else _SLOW_BURST))
+            for k in range(j, e):
+                self.update(k, out)
+            i = e
+
+    def _window(self, i: int, i1: int):
+        """Array views of rows ``i:min(i1, i + _FAST_WINDOW)`` of the current block."""
+        an = self.an
+        cols = an._blk
+        assert cols is not None
+        a = i - an._blk_i0
+        b = min(i1, i + _FAST_WINDOW) - an._blk_i0
+        return cols, a, b
+
+    def _set_close_mask(self, t: np.ndarray) -> np.ndarray | None:
+        if self.set_exercise is None:
+            return None
+        return (t - self.t_last_lower_end) > self.s.set_rest_s
+
+    def _fast_bottom(self, i: int, i1: int) -> int:
+        """Consume bottom rows until one could start a rep or move the bottom oddly."""
+        if self.b is None:
+            return i
+        cols, a, b = self._window(i, i1)
+        t = cols.t[a:b]
+        n = t.size
+        stop = n
+        sc = self._set_close_mask(t)
+        if sc is not None and sc.any():
+            stop = int(np.argmax(sc))
+        valid = cols.valid[a : a + stop]
+        vi = np.flatnonzero(valid)
+        if vi.size == 0:
+            self.n_invalid += stop
+            return i + stop
+        ang = cols.sag[a:b][vi]
+        slow = np.abs(cols.vel[a:b][vi]) < self.s.plateau_vel_dps
+        # Consecutive slow (valid) rows, carrying the count in.
+        cs = np.cumsum(slow)
+        last_fast = np.maximum.accumulate(np.where(slow, 0, cs))
+        n_still = cs - last_fast
+        first_fast = np.flatnonzero(~slow)
+        if first_fast.size:
+            n_still[: first_fast[0]] += self.n_still
+        else:
+            n_still += self.n_still
+        dt = 1.0 / self.s.output_rate_hz
+        m = n_still * dt >= _STILL_FOR_BASE_S  # assuming |dev| < rep_on (checked below)
+        k, c = self._k_base, self._c_base
+        b_before = np.full(vi.size, self.b)
+        mi = np.flatnonzero(m)
+        if mi.size:
+            y = lfilter([k], [1.0, -c], ang[mi], zi=[c * self.b])[0]
+            # After masked row mi[q] the level is y[q]; row r sees the last update before it.
+            upd = np.searchsorted(mi, np.arange(vi.size), side="left") - 1
+            has = upd >= 0
+            b_before[has] = y[upd[has]]
+        dev = ang - b_before
+        bad = np.flatnonzero(np.abs(dev) >= self.s.rep_on_deg)
+        nv = int(bad[0]) if bad.size else vi.size  # valid rows consumed
+        if bad.size:
+            stop = int(vi[nv])  # rows before the first row that needs the per-row code
+        if nv == 0:
+            self.n_invalid += stop
+            return i + stop
+        # Commit the state after valid row nv - 1 (and the invalid rows after it).
+        self.n_still = int(n_still[nv - 1])
+        mq = mi[mi < nv]
+        if mq.size:
+            q = mq.size - 1
+            self.b = float(y[q])
+            fp = cols.foot[a:b][vi][mq]
+            sp = cols.shin[a:b][vi][mq]
+            self.fb = float(lfilter([k], [1.0, -c], fp, zi=[c * self.fb])[0][-1])
+            self.sb = float(lfilter([k], [1.0, -c], sp, zi=[c * self.sb])[0][-1])
+        self.n_invalid = stop - int(vi[nv - 1]) - 1
+        return i + stop
+
+    def _rep_stops(self, cols, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows of a rep in progress: x, and the rows that need the per-row code whatever
+        the state (invalid, set closing, shin moving, too long)."""
+        assert self.b is not None
+        t = cols.t[a:b]
+        x = self.d * (cols.sag[a:b] - self.b)
+        stop = ~cols.valid[a:b]
+        stop |= ~(np.abs(cols.shin[a:b] - self.sb) < self.s.max_shin_range_deg)
+        stop |= (t - self.an._t[self.i_cross]) > self.s.max_rep_s
+        sc = self._set_close_mask(t)
+        if sc is not None:
+            stop |= sc
+        return t, x, stop
+
+    def _fast_up(self, i: int, i1: int) -> int:
+        """Consume rise rows while only the peak moves."""
+        cols, a, b = self._window(i, i1)
+        _, x, stop = self._rep_stops(cols, a, b)
+        xv = np.where(stop, -np.inf, x)
+        pk = np.maximum.accumulate(np.concatenate([[self.peak], xv]))
+        prev, pk = pk[:-1], pk[1:]
+        s = self.s
+        small = pk < s.rep_min_rom_deg
+        ev = np.where(
+            small,
+            x < 0.5 * s.rep_on_deg,
+            (x < pk - np.maximum(3.0, 0.25 * pk))
+            | (
+                (not self.top_announced)
+                & (np.abs(cols.vel[a:b]) < s.plateau_vel_dps)
+                & (x > 0.7 * pk)
+            ),
+        )
+        ev |= stop
+        hit = np.flatnonzero(ev)
+        n = int(hit[0]) if hit.size else b - a
+        if n:
+            rose = np.flatnonzero(x[:n] > prev[:n])
+            if rose.size:
+                self.peak = float(pk[n - 1])
+                self.i_peak = i + int(rose[-1])
+            self.n_invalid = 0
+        return i + n
+
+    def _fast_down(self, i: int, i1: int) -> int:
+        """Consume lowering rows until the ankle turns back up or slows near a bottom."""
+        cols, a, b = self._window(i, i1)
+        _, x, stop = self._rep_stops(cols, a, b)
+        s = self.s
+        slow = np.abs(cols.vel[a:b]) < s.plateau_vel_dps
+        ev = stop | (x > self.peak)
+        ev |= (x < -s.rep_on_deg) & slow
+        ev |= (x <= max(2.0, 0.15 * self.peak)) & slow
+        hit = np.flatnonzero(ev)
+        n = int(hit[0]) if hit.size else b - a
+        if n:
+            self.n_invalid = 0
+        return i + n
+
     def _bottom(self, i: int, a: float, v: float, dt: float, out: list[AnalysisEvent]) -> None:
         an = self.an
         assert self.b is not None
@@ -152,10 +319,11 @@ class RepTracker:
         ):
             # Near the bottom: follow it. Far from it: only a long stillness (longer than
             # any top hold) makes a new bottom (e.g. heels dropped off a step).
-            k = dt / _BASE_TAU_S
-            self.b += k * dev
-            self.fb += k * (an._foot_pitch[i] - self.fb)
-            self.sb += k * (an._shin_incl[i] - self.sb)
+            # First-order follower, written as lfilter computes it (see _fast_bottom).
+            k, c = self._k_base, self._c_base
+            self.b = k * a + c * self.b
+            self.fb = k * an._foot_pitch[i] + c * self.fb
+            self.sb = k * an._shin_incl[i] + c * self.sb
         for d in self.dirs:
             if d * dev > self.s.rep_on_deg:
                 dfoot = -(an._foot_pitch[i] - self.fb)  # heel lift lowers the ankle angle
@@ -178,7 +346,7 @@ class RepTracker:
         self.top_announced = False
         ex = _EXERCISE[d]
         if self.set_exercise is not None and self.set_exercise != ex:
-            self._close_set(out)
+            self._close_set(out, self.an._t[i])
         rep_index = len(self.set_reps)
         t = self.an._t[i]
         out.append(
@@ -435,14 +603,14 @@ class RepTracker:
                 )
             )
 
-    def _close_set(self, out: list[AnalysisEvent]) -> None:
+    def _close_set(self, out: list[AnalysisEvent], t_s: float) -> None:
         if self.set_exercise is None or not self.set_reps:
             self.set_exercise = None
             return
         reps = self.set_reps
         out.append(
             SetCompleted(
-                t_s=self.an._t[-1],
+                t_s=t_s,
                 set=SetSummary(
                     exercise=self.set_exercise,
                     set_index=self.set_index,
@@ -457,4 +625,4 @@ class RepTracker:
         self.set_reps = []
 
     def finish(self, out: list[AnalysisEvent]) -> None:
-        self._close_set(out)
+        self._close_set(out, self.an._t[-1] if self.an._t else 0.0)
