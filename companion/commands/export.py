@@ -31,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "export",
         help="write a session as plain CSV files",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        epilog="exit status: 0 everything was written; 2 nothing was written (one line says why).",
     )
     add_source_arguments(p)
     p.add_argument("--format", choices=["csv"], default="csv", help="output format (csv)")

@@ -20,6 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "inspect",
         help="print what a session file holds",
         description="Print a session file's sensors, rates, loss, gaps, annotations and plan.",
+        epilog=(
+            "exit status: 0 every file was read; 1 some files were read and some could not "
+            "be (each named in one line on stderr); 2 none could be read or a bad option."
+        ),
     )
     add_source_arguments(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -120,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
             _print_text(str(path), info)
     if args.json:
         print(json.dumps(infos, indent=2, default=str))
-    return 2 if failed else 0
+    if not failed:
+        return 0
+    return 2 if failed == len(args.files) else 1  # as `companion score` does
 
 
 def _info(session: Session, report: LoadReport) -> dict:

@@ -139,7 +139,10 @@ def check_new_file(path: Path, flag: str, example: str) -> None:
     """Raise :class:`UsageError` unless ``path`` can take a new file: not a folder, not an
     existing file (nothing is ever replaced), in an existing, writable folder."""
     if path.is_dir():
-        raise UsageError(f"{flag} {path} is a folder; give a file name such as {example} in it")
+        raise UsageError(
+            f"{flag} {path} is a folder; give a file name such as {example} in it, "
+            "nothing was written"
+        )
     if path.exists() or path.is_symlink():
         raise UsageError(
             f"{flag} {path} already exists; choose another name, nothing was overwritten"

@@ -136,16 +136,24 @@ def render_png(
     n_bottom = len(tempo_rows) if reps else (1 if holds else 0)
 
     heights = [3.2] + [1.15] * n_bottom + [1.25]
-    fig = plt.figure(figsize=(13, sum(heights) + 0.9), dpi=100)
-    gs = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.6, top=0.9, bottom=0.02)
+    height_in = sum(heights) + 0.9
+    fig = plt.figure(figsize=(13, height_in), dpi=100)
+    gs = fig.add_gridspec(
+        len(heights),
+        1,
+        height_ratios=heights,
+        hspace=0.6,
+        top=1 - 0.95 / height_in,  # title, verdict and set labels above the trace
+        bottom=0.02,
+    )
     ax = fig.add_subplot(gs[0])
 
     # ---- title and verdict
     s = doc["summary"]
     title, subtitle = headline(doc, side)
-    fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left", y=0.965)
+    fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left", y=1 - 0.2 / height_in)
     colour = "#2e9d4f" if s["compliant"] else "#d0021b"
-    ax.set_title(subtitle, fontsize=10.5, color=colour, loc="left", pad=16)
+    ax.set_title(subtitle, fontsize=10.5, color=colour, loc="left", pad=16 if sets else 6)
 
     # ---- ankle angle with phases shaded
     tr = _trace(channels)
@@ -315,7 +323,7 @@ def render_png(
             bx.set_title(f"{phase} per rep (mean {mean:.2f} s)", fontsize=8.5, loc="left", pad=2)
             bx.set_xlim(0.4, len(reps) + 0.6)
             bx.tick_params(labelsize=8)
-            _rep_ticks(bx, reps, x, top_row=row == 2)
+            _rep_ticks(bx, reps, x)
             if drawn:
                 bx.text(
                     1.002,
@@ -328,8 +336,8 @@ def render_png(
                 )
             if row == 1 + len(tempo_rows):
                 bx.set_xlabel(
-                    "rep number within its set  ·  green = on target, red = too short, "
-                    "orange = too long"
+                    "rep number within its set (dashed lines: next set)  ·  green = on target, "
+                    "red = too short, orange = too long"
                 )
     elif holds:
         bx = fig.add_subplot(gs[row])
@@ -367,16 +375,18 @@ def render_png(
         for w in doc["warnings"]
         if w.startswith(f"{side} leg") or not w.startswith(("left leg", "right leg"))
     ]
-    if notes:
-        tx.text(
-            0.0,
-            -0.05 - 0.2 * len(doc["advice"]),
+    if notes:  # just below the advice, in orange: what the reader must know about the data
+        n_lines = "\n".join(lines).count("\n") + 1
+        tx.annotate(
             "\n".join(notes[:4]),
+            xy=(0.0, 1.0),
+            xycoords="axes fraction",
+            xytext=(0, -13.5 * n_lines - 6),
+            textcoords="offset points",
             va="top",
             ha="left",
             fontsize=8.5,
             color="#b35900",
-            transform=tx.transAxes,
         )
 
     out = Path(out_path)
@@ -385,9 +395,8 @@ def render_png(
     return out
 
 
-def _rep_ticks(bx: Any, reps: list[Mapping[str, Any]], x: np.ndarray, *, top_row: bool) -> None:
-    """Tick labels are rep numbers within their set (as in the table); the first bar panel
-    names the sets above it."""
+def _rep_ticks(bx: Any, reps: list[Mapping[str, Any]], x: np.ndarray) -> None:
+    """Tick labels are rep numbers within their set, as in the table."""
     starts = [0] + [
         i
         for i in range(1, len(reps))
@@ -400,21 +409,9 @@ def _rep_ticks(bx: Any, reps: list[Mapping[str, Any]], x: np.ndarray, *, top_row
     for a, b in zip(starts, ends):
         for i in range(a, b):
             n = reps[i]["rep_number"]
-            if n == 1 or n % step == 0:
+            if n % step == 0 or (n == 1 and step == 1):
                 ticks.append(x[i])
                 labels.append(str(n))
-        if top_row and len(starts) > 1:
-            bx.annotate(
-                f"set {reps[a]['set_number']}",
-                xy=(0.5 * (x[a] + x[b - 1]), 1.0),
-                xycoords=("data", "axes fraction"),
-                xytext=(0, 10),
-                textcoords="offset points",
-                ha="center",
-                va="bottom",
-                fontsize=8,
-                color="#555555",
-            )
     bx.set_xticks(ticks)
     bx.set_xticklabels(labels)
 

@@ -36,7 +36,7 @@ def test_inspect_several_keeps_going_past_a_bad_file(
 ) -> None:
     bad = tmp_path / "bad.calf"
     bad.write_bytes(b"")
-    assert main(["inspect", str(files[0]), str(bad), str(files[1])]) == 2
+    assert main(["inspect", str(files[0]), str(bad), str(files[1])]) == 1  # some were read
     captured = capsys.readouterr()
     assert captured.out.count("  source:") == 2
     assert captured.err.strip().splitlines() == [
@@ -149,3 +149,50 @@ def test_export_options_without_from_are_refused(
     err = capsys.readouterr().err
     assert err.startswith(f"companion inspect: {named} when reading exports with --from FMT")
     assert err.count("\n") == 1
+
+
+def test_inspect_exit_status_when_no_file_can_be_read(tmp_path: Path, capsys) -> None:
+    bad = [tmp_path / "a.calf", tmp_path / "b.calf"]
+    for p in bad:
+        p.write_bytes(b"")
+    assert main(["inspect", *map(str, bad)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 2
+
+
+def _one_leg_sensor_only(session, keep: str):
+    drop = [s.sensor_id for s in session.sensors if s.placement.segment.value != keep]
+    session.sensors = [s for s in session.sensors if s.sensor_id not in drop]
+    session.chunks = {k: v for k, v in session.chunks.items() if k not in drop}
+    session.gaps = [g for g in session.gaps if g.sensor_id not in drop]
+    return session
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (
+            lambda s: _one_leg_sensor_only(s, "shin"),
+            "--angles: the ankle angle needs both sensors of a leg, but the session has only "
+            "shin_left (no foot sensor on the left leg); export without --angles",
+        ),
+        (
+            lambda s: s.chunks.update(foot_left=s.chunks["foot_left"].slice(0, 0)),
+            "--angles: the foot sensor (foot_left) recorded no samples, so there is no ankle "
+            "angle on the left leg; export without --angles",
+        ),
+    ],
+)
+def test_export_angles_needs_both_sensors(tmp_path: Path, capsys, change, words) -> None:
+    session = make_session(100)
+    change(session)
+    session.gaps = [g for g in session.gaps if g.sensor_id != "foot_left"]
+    p = tmp_path / "one.calf"
+    write_session(p, session)
+    out = tmp_path / "csv"
+    assert main(["export", str(p), "--angles", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"companion export: {words}")
+    assert err.rstrip().endswith("nothing was written")
+    assert not out.exists()
+    assert main(["export", str(p), "--out", str(out)]) == 0  # the raw data still exports

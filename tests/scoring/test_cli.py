@@ -183,3 +183,154 @@ def test_missing_sensor_and_no_motion(monkeypatch, capsys, tmp_path):
     assert "the ankle angle needs both sensors of a leg" in err
     assert "(no foot sensor on the left leg)" in err
     assert len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------------------
+# QA: output files, exit status, progress, empty sensors, truncated files
+
+
+def test_outputs_are_never_overwritten_nor_written_into_missing_folders(
+    monkeypatch, capsys, files, tmp_path
+):
+    good = str(files["good"])
+    png, csv_path = tmp_path / "old.png", tmp_path / "old.csv"
+    png.write_bytes(b"keep me")
+    csv_path.write_bytes(b"keep me too")
+    cases = [
+        (["--plot", str(png)], f"--plot: {png} already exists"),
+        (["--summary-csv", str(csv_path)], f"--summary-csv {csv_path} already exists"),
+        (["--plot", str(tmp_path / "no" / "r.png")], f"the folder {tmp_path / 'no'} does not"),
+        (["--summary-csv", str(tmp_path / "no" / "s.csv")], "does not exist"),
+        (["--plot", str(tmp_path / "no" / "deeper") + "/"], "does not exist"),
+        (["--summary-csv", str(tmp_path)], "is a folder"),
+        (["--plot", str(tmp_path / "r.jpg")], "give a name ending in .png"),
+    ]
+    for extra, words in cases:
+        code, out, err = _run(monkeypatch, capsys, good, *extra)
+        assert code == 2, (extra, err)
+        assert out == ""
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        assert words in lines[0]
+        assert "nothing was" in lines[0]
+    assert png.read_bytes() == b"keep me"
+    assert csv_path.read_bytes() == b"keep me too"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.csv", "old.png"]
+
+
+def test_plot_into_a_new_folder_given_with_a_slash(monkeypatch, capsys, files, tmp_path):
+    folder = tmp_path / "pictures"
+    code, _, err = _run(monkeypatch, capsys, str(files["good"]), "--plot", f"{folder}/")
+    assert code == 0, err
+    assert [p.name for p in folder.iterdir()] == ["good.png"]
+    code, _, err = _run(monkeypatch, capsys, str(files["good"]), "--plot", f"{folder}/")
+    assert code == 2
+    assert "already exists" in err
+
+
+def test_exit_status_and_plain_progress_when_not_a_terminal(monkeypatch, capsys, files, tmp_path):
+    folder = tmp_path / "all-bad"
+    folder.mkdir()
+    for name in ("a", "b"):
+        (folder / f"{name}.calf").write_text("not a session\n", encoding="utf-8")
+    summary = tmp_path / "summary.csv"
+    code, out, err = _run(
+        monkeypatch, capsys, str(folder), "--jobs", "1", "--summary-csv", str(summary)
+    )
+    assert code == 2  # nothing was scored
+    assert "\r" not in err  # stderr is not a terminal here: no redrawn bar
+    progress = [line for line in err.splitlines() if line.startswith("companion score: [")]
+    heads = [line.split("]")[0] for line in progress]
+    assert heads == ["companion score: [1/2", "companion score: [2/2"]
+    assert all("FAILED: is not a calf companion session file" in line for line in progress)
+    assert (
+        err.strip().splitlines()[-1] == "companion score: 2 of 2 files failed; nothing was scored"
+    )
+    assert out.splitlines() == [f"{folder / 'a.calf'}: FAILED", f"{folder / 'b.calf'}: FAILED"]
+    rows = list(csv.DictReader(io.StringIO(summary.read_text(encoding="utf-8"))))
+    assert [r["status"] for r in rows] == ["failed", "failed"]
+
+
+def test_help_documents_the_exit_status(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "COMMANDS", ("score",))
+    with pytest.raises(SystemExit):
+        cli.main(["score", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "exit status: 0 every file was scored; 1 some files were scored and some failed" in text
+    assert "2 nothing was scored" in text
+
+
+def _drop_samples(session, segment: str, side: str | None = None):
+    for sid, chunk in list(session.chunks.items()):
+        pl = chunk.placement
+        if pl.segment.value == segment and (side is None or pl.side.value == side):
+            session.chunks[sid] = chunk.slice(0, 0)
+            session.gaps = [g for g in session.gaps if g.sensor_id != sid]
+    return session
+
+
+def test_a_sensor_without_samples_is_named(monkeypatch, capsys, files, tmp_path):
+    session = storage.load_session(files["good"])
+    empty = tmp_path / "empty-foot.calf"
+    storage.write_session(empty, _drop_samples(session, "foot"))
+    code, out, err = _run(monkeypatch, capsys, str(empty))
+    assert code == 2
+    assert out == ""
+    assert err.strip().splitlines() == [
+        f"companion score: {empty}: the foot sensor (foot_left) recorded no samples, so there "
+        "is no ankle angle on the left leg; check that both sensors are switched on and stay "
+        "connected, then record again"
+    ]
+
+
+def test_the_other_leg_is_scored_when_one_leg_has_an_empty_sensor(files):
+    from companion.model import Placement, SensorInfo
+    from companion.scoring.score import split_by_side_with_warnings
+
+    session = storage.load_session(files["good"])
+    for s in list(session.sensors):
+        right = Placement(segment=s.placement.segment, side="right")
+        sid = right.label
+        session.sensors.append(
+            SensorInfo(
+                sensor_id=sid,
+                family=s.family,
+                placement=right,
+                sampling_rate_hz=s.sampling_rate_hz,
+            )
+        )
+        chunk = session.chunks[s.sensor_id]
+        session.chunks[sid] = chunk.slice(0, 0 if s.placement.segment.value == "foot" else None)
+    sides, warnings = split_by_side_with_warnings(session)
+    assert list(sides) == ["left"]
+    assert warnings == ["right leg not scored: the foot sensor (foot_right) recorded no samples"]
+
+
+def test_a_cut_file_says_so(monkeypatch, capsys, files, tmp_path):
+    data = files["good"].read_bytes()
+    # Cut inside the last data batch: the samples before it are recovered and scored.
+    cut = tmp_path / "cut.calf"
+    cut.write_bytes(data[: len(data) - 2000])
+    _, report = storage.load_session_with_report(cut)
+    assert report.truncated
+    code, out, err = _run(monkeypatch, capsys, str(cut))
+    assert code == 0, err
+    # The warning comes right under the verdict, before the sets, where it is read.
+    lines = out.splitlines()
+    first_set = next(i for i, line in enumerate(lines) if line.startswith("calf raise —"))
+    warn = [i for i, line in enumerate(lines) if "ends mid-write" in line]
+    assert len(warn) == 1, out
+    assert warn[0] < first_set
+    assert lines[warn[0]].startswith("warning: the file ends mid-write at byte ")
+    # A file cut before any foot sample: the sensor and the cut are both named.
+    session = storage.load_session(files["good"])
+    empty = tmp_path / "no-foot.calf"
+    storage.write_session(empty, _drop_samples(session, "foot"))
+    raw = empty.read_bytes()
+    cut2 = tmp_path / "cut-no-foot.calf"
+    cut2.write_bytes(raw[: len(raw) - 9])
+    code, out, err = _run(monkeypatch, capsys, str(cut2))
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert "the foot sensor (foot_left) recorded no samples" in line
+    assert "; note: the file ends mid-write" in line
