@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(info, indent=2, default=str))
         else:
-            _print_text(", ".join(str(f) for f in args.files), info)
+            files = [str(f) for f in args.files]
+            _print_text(files[0] + (f" (+{len(files) - 1} more)" if len(files) > 1 else ""), info)
         return 0
     # Several session files: each on its own; one unreadable file does not hide the others.
     infos: list[dict] = []

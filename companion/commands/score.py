@@ -66,8 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="OUT.png",
         help=(
-            "write the picture (several files: OUT-FILE.png; a folder DIR/: DIR/FILE.png; two "
-            "legs: -left/-right); the folder must exist"
+            "write the picture, never replacing a file (several files: OUT-FILE.png; a folder "
+            "DIR/: DIR/FILE.png, DIR created if its parent exists; two legs: -left/-right)"
         ),
     )
     p.add_argument(
@@ -75,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         metavar="OUT.csv",
-        help="write one row per file (failed files too); the folder must exist",
+        help="write one row per file (failed files too), never replacing a file",
     )
     p.add_argument(
         "--jobs",
@@ -271,7 +271,12 @@ def score_file(
         plan = resolve_plan(session.plan, override)
         per_side = analyze_sides(session, plan)
         doc = score_session(session, plan, analysis=per_side, file=name)
-        doc["warnings"] = [*getattr(report, "warnings", []), *side_warnings, *doc["warnings"]]
+        doc["warnings"] = [
+            *getattr(report, "warnings", []),
+            *[str(w) for w in session.extra.get("import_warnings", [])],
+            *side_warnings,
+            *doc["warnings"],
+        ]
         plots: list[str] = []
         for side, out in targets:
             _write_png(doc, out, getattr(per_side[side], "channels", None), side)

@@ -34,7 +34,6 @@ REP_CSV_COLUMNS = (
     "hold_s",
     "lower_s",
     "rest_s",
-    "pause_s",
     "rise_verdict",
     "hold_verdict",
     "lower_verdict",
@@ -52,6 +51,9 @@ REP_CSV_COLUMNS = (
     "knee",
     "knee_expected",
     "knee_in",
+    "pause_s",
+    "mean_angle_deg",
+    "knee_tracking_mean_deg",
 )
 """Columns of ``--format csv``: one row per rep (``record=rep``) and per stretch hold
 (``record=hold``); cells that do not apply are empty."""
