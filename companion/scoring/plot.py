@@ -187,6 +187,8 @@ def render_png(
         label = f"{h['time_in_position_s'] or 0:.0f} s"
         if h["target_s"]:
             label += f" of {h['target_s']:.0f} s"
+        if h["peak_angle_deg"] is not None:
+            label += f", peak {h['peak_angle_deg']:.0f}°"
         if h["bouncing"]:
             label += f"\n{h['n_bounces']} bounces!"
         if h["knee_in"]:

@@ -922,7 +922,7 @@ def _advice(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 text = (
                     f"Lowering averaged {_fmt_s(mean_s)} against {tgt} in the {label}{side}; "
                     f"slow down and count the seconds on the way down"
-                    + (f", especially in set {worst}" if worst else "")
+                    + (f", especially in {worst}" if worst else "")
                     + "."
                 )
             elif phase == "lower":
@@ -1102,10 +1102,17 @@ def _advice(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _worst_set(block_sets: list[dict[str, Any]], phase: str, *, short: bool) -> int | None:
+def _worst_set(block_sets: list[dict[str, Any]], phase: str, *, short: bool) -> str | None:
+    """``set 3`` or ``sets 2 and 3``: the sets with the most reps off target in ``phase``
+    (None when every set is equally off, or there is one set)."""
     if len(block_sets) < 2:
         return None
     key = "short" if short else "long"
-    counts = [(s["phases"][phase][key], s["set_number"]) for s in block_sets]
-    best = max(counts)
-    return best[1] if best[0] > 0 else None
+    counts = {s["set_number"]: s["phases"][phase][key] for s in block_sets}
+    most = max(counts.values())
+    worst = sorted(n for n, c in counts.items() if c == most)
+    if most == 0 or len(worst) == len(counts):
+        return None
+    if len(worst) == 1:
+        return f"set {worst[0]}"
+    return f"sets {', '.join(map(str, worst[:-1]))} and {worst[-1]}"

@@ -147,3 +147,17 @@ def test_full_height_band_comes_from_the_first_reps():
     lo, hi = full_height_band([15.0, 16.0, 14.0])  # tibialis raise: dorsiflexion
     assert (lo, hi) == pytest.approx((10.5, 20.0))
     assert full_height_band([]) is None
+
+
+def test_advice_names_every_worst_set():
+    # set 1 on tempo, sets 2 and 3 equally rushed: both are named
+    reps = make_sets(3, 10, lower_s=lambda s, i: 3.0 if s == 0 else 1.0)
+    doc = score_analysis({"left": result(reps)}, load_builtin_preset("seed"))
+    assert doc["advice"][0]["text"] == (
+        "Lowering averaged 1.7 s against 3 s ± 0.5 in the calf raise; slow down and count "
+        "the seconds on the way down, especially in sets 2 and 3."
+    )
+    # every set equally rushed: no set is singled out
+    reps = make_sets(3, 10, lower_s=1.0)
+    doc = score_analysis({"left": result(reps)}, load_builtin_preset("seed"))
+    assert doc["advice"][0]["text"].endswith("count the seconds on the way down.")
