@@ -2,6 +2,7 @@
 """Benchmark ``companion score``: one long session, then many files in parallel.
 
     .venv/bin/python tools/bench_score.py [--duration-s 3600] [--files 20] [--jobs 0]
+                                          [--feed-s 600] [--feed-rate-hz 200]
 
 1. Simulates a two-sensor 100 Hz session of ``--duration-s`` (the built-in ``calf-raises``
    scenario repeated) and times each stage of scoring it: the motion analysis (both
@@ -12,6 +13,12 @@
    ``ProcessPoolExecutor``, spawn) and
    reports wall time, the CPU time used by the workers, and the implied number of busy
    cores (CPU time / wall time).
+
+3. The live window's view of the same engine: a ``--feed-s`` session of two sensors at
+   ``--feed-rate-hz`` cut into 20 ms chunks (one notification's worth per sensor, shin and
+   foot alternating) fed to ``SessionAnalyzer.feed`` plus ``frames_since_last`` (what the
+   window calls per chunk, on its GUI thread); prints the per-call latency distribution
+   (p50 / p99 / p99.9 / max, wall and CPU time) and the slowest calls.
 
 Nothing is written into the repository; the temporary folder is removed at the end.
 """
@@ -52,12 +59,63 @@ def _capacity() -> float:
         return 4.0 / (time.perf_counter() - t0)
 
 
+def feed_latency(duration_s: float, rate_hz: float, scenario: str) -> None:
+    """Per-``feed()`` latency of the streaming engine for 20 ms chunks (issue 7's budget)."""
+    import numpy as np
+
+    from companion.analysis import SessionAnalyzer
+    from companion.scoring import load_builtin_preset
+    from companion.scoring.score import exercise_hint
+    from companion.sim import simulate
+
+    session = simulate(scenario, seed=2, duration_s=duration_s, sampling_rate_hz=rate_hz)
+    hint = exercise_hint(load_builtin_preset("seed"))
+    an = SessionAnalyzer(side="left", exercise_hint=hint, sampling_rate_hz=rate_hz)
+    shin, foot = session.chunks["shin_left"], session.chunks["foot_left"]
+    step = max(1, round(0.020 * rate_hz))
+    wall: list[float] = []
+    cpu: list[float] = []
+    at: list[float] = []
+    n_events = 0
+    for k in range(0, max(len(shin), len(foot)), step):
+        for c in (shin, foot):
+            part = c.slice(k, k + step)
+            if len(part) == 0:
+                continue
+            w0, c0 = time.perf_counter(), time.process_time()
+            n_events += len(an.feed(part))
+            an.frames_since_last()
+            cpu.append(time.process_time() - c0)
+            wall.append(time.perf_counter() - w0)
+            at.append(float(part.t_s[-1]))
+    an.finish()
+    w = np.array(wall) * 1e3
+    c = np.array(cpu) * 1e3
+    print(
+        f"live feed: {duration_s:.0f} s {scenario!r}, 2 sensors at {rate_hz:.0f} Hz, "
+        f"{len(w)} feed() calls of {step} samples ({step / rate_hz * 1e3:.0f} ms), "
+        f"{n_events} events, hint {hint!r}"
+    )
+    for name, x in (("wall", w), ("CPU", c)):
+        print(
+            f"  per call ({name}, ms): p50 {np.percentile(x, 50):.3f}  p99 "
+            f"{np.percentile(x, 99):.3f}  p99.9 {np.percentile(x, 99.9):.2f}  max {x.max():.2f}"
+        )
+    slow = np.argsort(-c)[:5]
+    print(
+        "  slowest calls (CPU ms @ session s): "
+        + ", ".join(f"{c[i]:.1f} @ {at[i]:.1f}" for i in slow)
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--duration-s", type=float, default=3600.0)
     ap.add_argument("--files", type=int, default=20)
     ap.add_argument("--jobs", type=int, default=0, help="workers (0 = all cores)")
     ap.add_argument("--scenario", default="calf-raises")
+    ap.add_argument("--feed-s", type=float, default=600.0, help="live feed session, s (0 = skip)")
+    ap.add_argument("--feed-rate-hz", type=float, default=200.0)
     args = ap.parse_args()
 
     from companion.commands import score as score_cmd
@@ -105,6 +163,8 @@ def main() -> int:
         total = t_analysis + t_score + t_render + t_png
         print(f"  total                                  {total:7.2f} s")
 
+        if args.feed_s > 0:
+            feed_latency(args.feed_s, args.feed_rate_hz, args.scenario)
         if args.files <= 0:
             return 0
         src = tmp / "src.calf"

@@ -184,20 +184,27 @@ class OrientationTracker:
         acc_g = acc / GRAVITY_M_S2
         nominal = 1.0 / self._rate_hz
         max_dt = self._settings.max_sample_period_s
-        ahrs, bias = self._ahrs, self._bias
-        t_list = t.tolist()
-        t_prev = self._t_last_s
-        for i in range(n):
-            ti = t_list[i]
-            dt = nominal if t_prev is None else min(ti - t_prev, max_dt)
-            t_prev = ti
-            g = bias.update(gyr[i])
-            gyr_out[i] = g
-            if quat is None:
-                ahrs.set_sample_period(dt)
-                ahrs.update_no_magnetometer(g, acc_g[i])
-                up[i] = ahrs.get_gravity()
-        self._t_last_s = t_prev
+        # Measured sample periods (the first against the previous chunk's last sample).
+        dt = np.empty(n)
+        dt[1:] = np.minimum(np.diff(t), max_dt)
+        dt[0] = nominal if self._t_last_s is None else min(float(t[0]) - self._t_last_s, max_dt)
+        # The tight loop: Python lists in, bound methods, no per-sample numpy indexing.
+        bias_update = self._bias.update
+        g_rows = [bias_update(g) for g in gyr.tolist()]
+        gyr_out = np.array(g_rows, dtype=np.float64).reshape(n, 3)
+        if quat is None:
+            ahrs = self._ahrs
+            set_period = ahrs.set_sample_period
+            fuse = ahrs.update_no_magnetometer
+            gravity = ahrs.get_gravity
+            u_rows = []
+            append = u_rows.append
+            for d, g, a in zip(dt.tolist(), g_rows, acc_g.tolist(), strict=True):
+                set_period(d)
+                fuse(g, a)
+                append(gravity())
+            up = np.array(u_rows, dtype=np.float64).reshape(n, 3)
+        self._t_last_s = float(t[-1])
         if quat is not None:
             up = up_from_quaternion(quat)
         norm = np.linalg.norm(up, axis=1, keepdims=True)
