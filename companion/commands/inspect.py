@@ -139,9 +139,9 @@ def _info(session: Session, report: LoadReport) -> dict:
 def _print_text(name: str, info: dict) -> None:
     print(name)
     made_by = f" (companion {info['app_version']})" if info["app_version"] else ""
-    print(f"  source:     {info['source'] or 'unknown'}{made_by}")
-    print(f"  started:    {info['start_time_utc'] or 'unknown'}")
-    print(f"  duration:   {info['duration_s']:.1f} s")
+    print(f"  source:      {info['source'] or 'unknown'}{made_by}")
+    print(f"  started:     {info['start_time_utc'] or 'unknown'}")
+    print(f"  duration:    {info['duration_s']:.1f} s")
     print("  sensors:")
     for s in info["sensors"]:
         rate = s.get("effective_rate_hz")
@@ -165,21 +165,21 @@ def _print_text(name: str, info: dict) -> None:
             refs = f"{', '.join(tracks)} ({next(iter(tracks.values()))} samples each)"
         else:
             refs = ", ".join(f"{k} ({v} samples)" for k, v in tracks.items())
-        print(f"  references: {refs}")
+        print(f"  references:  {refs}")
     if info["annotations"]:
         print("  annotations: " + ", ".join(f"{k} × {v}" for k, v in info["annotations"].items()))
     if info["plan"]:
         plan = info["plan"]
         title = plan.get("name") if isinstance(plan, dict) else None
-        print(f"  plan:       {_compact(title or plan)}")
+        print(f"  plan:        {_compact(title or plan)}")
     print(f"  calibration: {info['calibration']}")
     if info["notes"]:
-        print(f"  notes:      {info['notes']}")
+        print(f"  notes:       {info['notes']}")
     extra = {k: v for k, v in info["extra"].items() if k != "import_warnings"}
     if extra:
-        print("  extra:      (all of it with --json)")
+        print("  extra:       (all of it with --json)")
         width = max(len(k) for k in extra)
         for k, v in extra.items():
             print(f"    {k:<{width}}  {_compact(v)}")
     for w in info["warnings"]:
-        print(f"  warning:    {w}")
+        print(f"  warning:     {w}")

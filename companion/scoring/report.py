@@ -367,8 +367,13 @@ def render_table(doc: Mapping[str, Any]) -> str:
         f = st["fatigue"]
         lines.append(
             f"{st['exercise'].replace('_', ' ')} — {st['side']} leg, set {st['set_number']}"
-            f"{' (extra)' if st['extra'] else ''}: {st['reps_done']}"
-            f"{'/' + str(st['reps_prescribed']) if st['reps_prescribed'] else ''} reps, "
+            f"{' (extra)' if st['extra'] else ''}: "
+            + (
+                f"{st['reps_done']}/{st['reps_prescribed']} reps"
+                if st["reps_prescribed"]
+                else plural(st["reps_done"], "rep")
+            )
+            + ", "
             f"tempo compliance {_n(st['tempo_compliance_pct'], '{:.0f}')} %, "
             f"ROM {_n(st['rom_mean_deg'])} ± {_n(st['rom_sd_deg'])}°"
         )
@@ -399,7 +404,7 @@ def render_table(doc: Mapping[str, Any]) -> str:
     for t in doc["tests"]:
         if t["kind"] == "heel_rise_test":
             lines.append(
-                f"heel-rise endurance test ({t['side']}): {t['reps']} reps"
+                f"heel-rise endurance test ({t['side']} leg): {plural(t['reps'], 'full rep')}"
                 + (
                     f" (+{t['reps_including_partial'] - t['reps']} partial), "
                     f"cadence {_n(t['cadence_bpm'], '{:.0f}')} bpm "

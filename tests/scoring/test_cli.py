@@ -334,3 +334,15 @@ def test_a_cut_file_says_so(monkeypatch, capsys, files, tmp_path):
     (line,) = err.strip().splitlines()
     assert "the foot sensor (foot_left) recorded no samples" in line
     assert "; note: the file ends mid-write" in line
+
+
+def test_progress_bar_on_a_terminal(capsys):
+    from companion.commands.score import FileResult, _Progress
+
+    progress = _Progress(2, tty=True)
+    progress.step(FileResult(file="a.calf", ok=False, error="a.calf: is broken"))
+    progress.step(FileResult(file="b.calf", ok=True))
+    err = capsys.readouterr().err
+    assert err.startswith("\rcompanion score: a.calf: is broken")
+    assert err.endswith("\rscoring [" + "#" * 30 + "] 2/2, 1 failed\n")
+    assert err.count("\n") == 2  # the failure line and the finished bar
