@@ -1003,9 +1003,13 @@ def _advice(doc: dict[str, Any]) -> list[dict[str, Any]]:
                     (
                         2.5,
                         "holds_short",
-                        f"The {label}{side}: {len(short)} of {len(bh)} holds fell short, "
-                        f"{mean_tip:.0f} s in position on average against "
-                        f"{b['hold_s']:g} s; hold each stretch for the full time.",
+                        (
+                            f"The {label}{side} fell short: {mean_tip:.0f} s in position "
+                            if len(bh) == 1
+                            else f"The {label}{side}: {len(short)} of {len(bh)} holds fell "
+                            f"short, {mean_tip:.0f} s in position on average "
+                        )
+                        + f"against {b['hold_s']:g} s; hold each stretch for the full time.",
                     )
                 )
             elif len(bh) < b["holds_prescribed"]:

@@ -346,3 +346,18 @@ def test_progress_bar_on_a_terminal(capsys):
     assert err.startswith("\rcompanion score: a.calf: is broken")
     assert err.endswith("\rscoring [" + "#" * 30 + "] 2/2, 1 failed\n")
     assert err.count("\n") == 2  # the failure line and the finished bar
+
+
+def test_two_files_with_one_name_cannot_share_a_picture(monkeypatch, capsys, files, tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / "in" / sub).mkdir(parents=True)
+        (tmp_path / "in" / sub / "s.calf").write_bytes(files["good"].read_bytes())
+    (tmp_path / "out").mkdir()
+    code, out, err = _run(
+        monkeypatch, capsys, str(tmp_path / "in"), "--plot", str(tmp_path / "out")
+    )
+    assert code == 2
+    assert out == ""
+    (line,) = err.strip().splitlines()
+    assert f"would both draw {tmp_path / 'out' / 's.png'}" in line
+    assert list((tmp_path / "out").iterdir()) == []

@@ -161,3 +161,18 @@ def test_advice_names_every_worst_set():
     reps = make_sets(3, 10, lower_s=1.0)
     doc = score_analysis({"left": result(reps)}, load_builtin_preset("seed"))
     assert doc["advice"][0]["text"].endswith("count the seconds on the way down.")
+
+
+def test_a_single_short_hold_reads_naturally():
+    one = plan_from_dict({"exercise": [{"kind": "stretch", "holds": 1, "hold_s": 30}]})
+    doc = score_analysis({"left": result([], [make_hold(t0=0, time_in_position_s=12.0)])}, one)
+    assert doc["advice"][0]["text"] == (
+        "The stretch fell short: 12 s in position against 30 s; hold each stretch for the "
+        "full time."
+    )
+    two = plan_from_dict({"exercise": [{"kind": "stretch", "holds": 2, "hold_s": 30}]})
+    holds = [make_hold(t0=0, time_in_position_s=12.0), make_hold(t0=50)]
+    doc = score_analysis({"left": result([], holds)}, two)
+    assert doc["advice"][0]["text"].startswith(
+        "The stretch: 1 of 2 holds fell short, 21 s in position on average against 30 s;"
+    )
