@@ -77,18 +77,35 @@ def headline(doc: Mapping[str, Any], side: str) -> tuple[str, str]:
         rp = f" of {s['reps_prescribed']}" if s["reps_prescribed"] else ""
         comp = s["tempo_compliance_pct"]
         parts.append(
-            f"{len(reps)}{rp} reps · tempo on target in "
+            f"{len(reps)}{rp} rep{'' if len(reps) == 1 and not rp else 's'} · tempo on target in "
             f"{'–' if comp is None else f'{comp:.0f}'} % of reps"
         )
     if holds:
         met = sum(bool(h["met"]) for h in holds)
         parts.append(f"{plural(len(holds), 'stretch hold')}, {met} long enough")
+    for t in doc["tests"]:
+        if t["side"] != side:
+            continue
+        if t["kind"] == "lunge_test" and t.get("shin_angle_deg") is not None:
+            parts.append(
+                f"lunge test: shin angle {t['shin_angle_deg']:.0f}° (norm "
+                f"{t['norm_mean_deg']:g} ± {t['norm_sd_deg']:g}°: {t['interpretation']})"
+            )
+        elif t["kind"] == "heel_rise_test":
+            norms = t.get("norms") or {}
+            norm = (
+                f" (norm: median {norms['median_reps_men']} men, {norms['median_reps_women']} "
+                "women)"
+                if norms
+                else ""
+            )
+            parts.append(f"heel-rise test: {plural(t['reps'], 'full rep')}{norm}")
     verdict = (
         "COMPLIANT"
         if s["compliant"]
         else "NOT COMPLIANT: " + ", ".join(flag_text(f) for f in s["flags"])
     )
-    return title, "  ·  ".join([*parts, verdict])
+    return textwrap.shorten(title, 135, placeholder=" …"), "  ·  ".join([*parts, verdict])
 
 
 def full_height_band(peaks: list[float]) -> tuple[float, float] | None:
@@ -181,7 +198,13 @@ def render_png(
     if flagged:
         ax.plot(flagged, [0] * len(flagged), "v", color="#d0021b", ms=4, clip_on=False, ls="none")
     if reps:
-        ax.set_xlim(min(r["t_start_s"] for r in reps) - 5, max(r["t_end_s"] or 0 for r in reps) + 5)
+        # the whole recording when the trace is there: motion the analysis did not count as
+        # reps (or after the last rep) must stay visible
+        t_lo = min(r["t_start_s"] for r in reps) - 5
+        t_hi = max(r["t_end_s"] or 0 for r in reps) + 5
+        if tr is not None and np.isfinite(tr[0]).any():
+            t_lo, t_hi = min(t_lo, float(np.nanmin(tr[0]))), max(t_hi, float(np.nanmax(tr[0])))
+        ax.set_xlim(t_lo, t_hi)
     for h in holds:
         ax.axvspan(h["t_start_s"], h["t_end_s"], color=PHASE_COLOURS["stretch"], alpha=0.25, lw=0)
         label = f"{h['time_in_position_s'] or 0:.0f} s"
@@ -323,7 +346,7 @@ def render_png(
             mean = np.nanmean(vals) if np.isfinite(vals).any() else float("nan")
             bx.set_ylabel(f"{phase}, s", fontsize=9)
             bx.set_title(f"{phase} per rep (mean {mean:.2f} s)", fontsize=8.5, loc="left", pad=2)
-            bx.set_xlim(0.4, len(reps) + 0.6)
+            bx.set_xlim(0.4, max(len(reps), 10) + 0.6)
             bx.tick_params(labelsize=8)
             _rep_ticks(bx, reps, x)
             if drawn:

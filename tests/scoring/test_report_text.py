@@ -176,3 +176,17 @@ def test_a_single_short_hold_reads_naturally():
     assert doc["advice"][0]["text"].startswith(
         "The stretch: 1 of 2 holds fell short, 21 s in position on average against 30 s;"
     )
+
+
+def test_picture_headline_names_the_tests_and_keeps_long_titles_short():
+    from types import SimpleNamespace
+
+    lunge = plan_from_dict({"name": "L" * 300, "exercise": [{"kind": "lunge_test"}]})
+    hold = make_hold(t0=0, shin_inclination_mean_deg=38.0)
+    res = result([], [hold])
+    res.channels = SimpleNamespace(t_s=None)
+    doc = score_analysis({"right": res}, lunge, session_meta={"file": "l.calf", "sides": ["right"]})
+    title, verdict = headline(doc, "right")
+    assert len(title) <= 135
+    assert title.endswith(" …")
+    assert verdict.startswith("lunge test: shin angle 38° (norm 45 ± 5.5°: below the normal range)")
