@@ -92,6 +92,8 @@ class RepTracker:
         self.i_peak = 0
         self.i_arrive = 0
         self.i_slow = -1
+        self.x_settle_min = 0.0
+        self.i_settle_min = 0
         self.top_announced = False
         # sets
         self.set_index = -1
@@ -409,6 +411,7 @@ class RepTracker:
             self.state = "settle"
             self.i_arrive = i
             self.i_slow = -1
+            self.x_settle_min, self.i_settle_min = x, i
             out.append(PhaseChanged(t_s=t, phase="rest", exercise=_EXERCISE[self.d]))
 
     def _rest_level(self, j: int) -> float:
@@ -424,6 +427,17 @@ class RepTracker:
 
     def _settle(self, i: int, v: float, out: list[AnalysisEvent]) -> None:
         t = self.an._t[i]
+        x = self._x(i)
+        if x < self.x_settle_min:
+            self.x_settle_min, self.i_settle_min = x, i
+        elif x > self.x_settle_min + self.s.rep_on_deg:
+            # The next rep left the bottom before this one settled (a short rest, or the
+            # arrival seen late across a gap): measure this rep up to its turnaround at the
+            # bottom, then let the bottom logic start the new one at this row.
+            self._finalize(i, out, i_end=self.i_settle_min)
+            if self.state == "bottom":
+                self._bottom(i, self.an._sag[i], v, 1.0 / self.s.output_rate_hz, out)
+            return
         if abs(v) < _SETTLE_VEL_DPS:
             if self.i_slow < 0:
                 self.i_slow = i
@@ -440,7 +454,10 @@ class RepTracker:
         self.i_base = i
 
     # ----------------------------------------------------------------------------------
-    def _finalize(self, i: int, out: list[AnalysisEvent]) -> None:
+    def _finalize(self, i_now: int, out: list[AnalysisEvent], i_end: int | None = None) -> None:
+        """Measure the rep whose samples end at row ``i_end`` (default ``i_now``, the row
+        being processed, whose time stamps the events)."""
+        i = i_now if i_end is None else i_end
         an = self.an
         s = self.s
         d = self.d
@@ -593,11 +610,11 @@ class RepTracker:
             ph = "rise" if tj < t_r1 else "hold" if tj < t_l0 else "lower" if tj < t_l1 else "rest"
             an._phase[j] = ph
             an._rep[j] = label
-        out.append(RepCompleted(t_s=an._t[i], rep=rep))
+        out.append(RepCompleted(t_s=an._t[i_now], rep=rep))
         if rep.rushed_lowering:
             out.append(
                 Warning(
-                    t_s=an._t[i],
+                    t_s=an._t[i_now],
                     kind="rushed_lowering",
                     message=f"Lowering took {rep.lower_s:.1f} s: lower slowly, over about 3 s.",
                 )
