@@ -69,6 +69,8 @@ ENVELOPE_WINDOW_BLOCKS = 60
 MIN_BLOCKS_FOR_SLOPE = 8
 """Below this many completed blocks the fit is a constant offset (the slope would be noise)."""
 REANCHOR_S = 0.5
+"""After a reconnect, device time that disagrees with the running fit by more than this is
+treated as a restarted device clock (new epoch) instead of a continuation."""
 PACKETS_PER_BLOCK = 10
 """An envelope block spans at least this many packets (see ``SensorClock._size_blocks``)."""
 WARMUP_MIN_PACKETS = 4
@@ -80,8 +82,19 @@ EXCESS_MARGIN = 0.15
 Without device time, a lost sample is found exactly while the spread of the link latency
 (connection interval + OS jitter) stays below ``1 − EXCESS_MARGIN`` periods; with a longer
 connection interval the totals stay exact but a gap can land a sample or two off."""
-"""After a reconnect, device time that disagrees with the running fit by more than this is
-treated as a restarted device clock (new epoch) instead of a continuation."""
+MAX_EXCESS_MARGIN = 0.45
+"""Upper limit of the adaptive margin (see ``SensorClock._margin``)."""
+SPREAD_WINDOW_PACKETS = 200
+"""Finalised packets whose latency above the envelope sets the adaptive margin."""
+SPREAD_QUANTILE = 98.0
+"""Percentile of those latencies taken as the link's spread (a few late packets ignored)."""
+LOSS_FOLLOWS = 0.2
+"""A packet whose excess delay is this many periods below that of every packet after it is
+followed by a loss (with one sample per connection event its own latency is at most the
+connection interval, so the next packets sit at least ``T − interval`` higher)."""
+LOCAL_PACKETS = 12
+"""Finalised packets whose smallest latency is the local floor of the envelope (several
+cycles of the connection-event pattern, short against the sawtooth of its minimum)."""
 
 
 class ClockFit:
@@ -263,6 +276,8 @@ class SensorClock:
             [] if has_device_time and warmup_s > 0 else None
         )
         self._k_next = 0  # next sample index (no device time)
+        self._spread: deque[float] = deque(maxlen=LOCAL_PACKETS)
+        self._above: deque[float] = deque(maxlen=SPREAD_WINDOW_PACKETS)
         self._missing_so_far = 0  # cumulative lost samples inside the pending window
         self._last_x: float | None = None
         self._last_t: float | None = None
@@ -304,6 +319,7 @@ class SensorClock:
             # counting restarts: the old epoch's fit does not describe the new k axis
             self._fit = self._new_fit()
             self._k_next = 0
+            self._spread.clear()  # relative to the old fit; the link's spread (_above) stays
         return out
 
     def push(
@@ -452,6 +468,26 @@ class SensorClock:
         return t
 
     # -- arrival time ------------------------------------------------------------------
+    def _margin(self) -> float:
+        """Tolerance, in periods, for the envelope sitting above the latency of the samples
+        being decided.
+
+        The smallest latency in a block is not constant: connection events and samples drift
+        through each other (crystal skew), so it follows a sawtooth whose downward steps
+        (2.5 ms for 10 ms samples and a 7.5 ms connection interval) leave the fitted envelope
+        above the new minimum for a while. The margin is as large as the observed latency
+        spread allows (a lost sample still adds a whole period above the largest latency
+        seen), so a step never hides a lost sample; never below ``EXCESS_MARGIN``.
+        """
+        if len(self._above) < 20:
+            return EXCESS_MARGIN
+        q = float(np.percentile(np.fromiter(self._above, float), SPREAD_QUANTILE))
+        return min(MAX_EXCESS_MARGIN, max(EXCESS_MARGIN, 1.0 - q / self.period_s - 0.05))
+
+    def _local_floor(self) -> float:
+        """Smallest latency above the envelope among the last few finalised packets."""
+        return min(self._spread) if self._spread else 0.0
+
     def _stamp_arrival(self) -> Stamped:
         T = self.period_s
         first = self._pending[0]
@@ -464,11 +500,19 @@ class SensorClock:
         if self._fit.empty:
             # nothing fitted yet: anchor on the smallest delay among pending packets
             self._fit.add(x_last[:1], np.array([d.min()]))
-        excess = d - self._fit.offset(x_last)
-        smin = float(np.min(excess))  # suffix minimum from the first pending packet on
+        excess = d - self._fit.offset(x_last) - self._local_floor()
+        e0 = float(excess[0])
+        rest = float(np.min(excess[1:])) if len(excess) > 1 else math.inf
+        smin = min(e0, rest)  # suffix minimum from the first pending packet on
         # latency is at least the envelope and at most envelope + spread, so m lost samples
         # put the excess in [m·T, m·T + spread): floor, with a margin for envelope noise
-        m = max(0, math.floor(smin / T + EXCESS_MARGIN))
+        if rest >= e0 + LOSS_FOLLOWS * T:
+            # everything after this packet is later by a good part of a period: a loss follows
+            # it. Its own excess is then the only evidence, and a high one is a late
+            # arrival (the largest latency of the pattern), not a loss before it.
+            m = max(0, math.floor(e0 / T + EXCESS_MARGIN))
+        else:
+            m = max(0, math.floor(smin / T + self._margin()))
         if self._reconnected and self._last_t is not None:
             m = 0  # a new epoch: the gap comes from the session clock, not from k
         self._pending.popleft()
@@ -476,6 +520,10 @@ class SensorClock:
         n = first.n
         x = (k0 + np.arange(n)) * T
         h = first.t_host_s - self.t0_host_s
+        if not (self._reconnected and self._last_t is not None):
+            e = float(h - x[-1] - self._fit.offset(x[-1]))
+            self._above.append(e - self._local_floor())
+            self._spread.append(e)
         self._fit.add(x[-1:], np.array([h - x[-1]]))
         t = x + self._fit.offset(x)
         t = self._monotonic(t)
