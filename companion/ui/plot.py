@@ -26,31 +26,60 @@ def _rgba(colour: str, alpha: int) -> QColor:
     return c
 
 
+class _AngleAxis(pg.AxisItem):
+    """The angle axis. Drawn upside down for calf raises (the line rises with the heel), its
+    labels then read as plantarflexion, so the numbers grow upwards too."""
+
+    negate = False
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if not self.negate:
+            return super().tickStrings(values, scale, spacing)  # type: ignore[no-any-return]
+        out = super().tickStrings([-v for v in values], scale, spacing)
+        return [x if x not in ("-0", "-0.0") else x[1:] for x in out]
+
+
+VIEWS = {
+    # exercise: (y range, deg, drawn upside down, axis label)
+    "calf_raise": ((-50.0, 15.0), True, "heel raise (plantarflexion), °"),
+    "tibialis_raise": ((-20.0, 40.0), False, "toe raise (dorsiflexion), °"),
+    "stretch": ((-25.0, 45.0), False, "dorsiflexion, °"),
+}
+
+
 class AnglePlot(pg.PlotWidget):
-    """Ankle angle over the last ``window_s`` seconds, plus shin/foot inclination on demand."""
+    """Ankle angle over the last ``window_s`` seconds, plus shin/foot inclination on demand.
+
+    The time axis is fixed, in seconds before the newest sample (0 = now): only the curves
+    and the shading move, so the axes and grid are painted once rather than every frame
+    (scrolling axis labels cost most of a frame's painting, and moving numbers are harder
+    to read while exercising)."""
 
     POOL = 48
 
     def __init__(self, theme: Theme, *, window_s: float = 20.0) -> None:
-        super().__init__()
+        self._angle_axis = _AngleAxis("left")
+        super().__init__(axisItems={"left": self._angle_axis})
         self.theme = theme
-        self.window_s = float(window_s)
+        self._window_s = float(window_s)
         self.show_segments = False
+        self.view_name = ""
         pi = self.getPlotItem()
         pi.setMenuEnabled(False)
         pi.hideButtons()
         self.setMouseEnabled(x=False, y=False)
         pi.showGrid(x=True, y=True, alpha=0.25)
-        pi.setLabel("left", "ankle angle, °")
-        pi.setLabel("bottom", "session time", units="s")
+        pi.setLabel("bottom", "seconds before now")
         self.inverted = False
         self._regions: list[pg.LinearRegionItem] = []
+        self._region_colour: list[str] = []
         for _ in range(self.POOL):
             reg = pg.LinearRegionItem(movable=False, pen=pg.mkPen(None))
             reg.setZValue(-20)
             reg.setVisible(False)
             pi.addItem(reg, ignoreBounds=True)
             self._regions.append(reg)
+            self._region_colour.append("")
         self.band = pg.LinearRegionItem(
             values=(-45, -20), orientation="horizontal", movable=False, pen=pg.mkPen(None)
         )
@@ -69,8 +98,29 @@ class AnglePlot(pg.PlotWidget):
             c.setDownsampling(auto=True, method="peak")
         self.shin.setVisible(False)
         self.foot.setVisible(False)
-        self.setYRange(-55, 45, padding=0)
+        self._drawn_t = math.nan
+        self._drawn_n = -1
         self.set_theme(theme)
+        self.set_view("calf_raise")
+        self._apply_x_range()
+
+    @property
+    def window_s(self) -> float:
+        return self._window_s
+
+    @window_s.setter
+    def window_s(self, value: float) -> None:
+        self._window_s = float(value)
+        self._apply_x_range()
+        self._drawn_t = math.nan  # redraw the curves at the new length
+
+    def _apply_x_range(self) -> None:
+        self.setXRange(-self._window_s, 0.05 * self._window_s / 20.0, padding=0)
+        self._place_legend()
+
+    def _place_legend(self) -> None:
+        (lo, hi), _, _ = VIEWS.get(self.view_name, VIEWS["stretch"])
+        self.legend.setPos(-self._window_s + 0.2, lo if self.inverted else hi)
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -83,20 +133,60 @@ class AnglePlot(pg.PlotWidget):
         self.ankle.setPen(pg.mkPen(theme.ankle, width=2))
         self.shin.setPen(pg.mkPen(theme.shin, width=1))
         self.foot.setPen(pg.mkPen(theme.foot, width=1))
-        self.band.setBrush(_rgba(theme.band, 40))
+        self.band.setBrush(_rgba(theme.band, 45))
+        edge = pg.mkPen(_rgba(theme.band, 200), width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
+        for line in self.band.lines:
+            line.setPen(edge)
         self.zero.setPen(pg.mkPen(theme.muted, width=1, style=pg.QtCore.Qt.PenStyle.DashLine))
+        self._region_colour = [""] * self.POOL
+        self._update_legend()
+
+    def _update_legend(self) -> None:
+        th = self.theme
+        curves = "ankle angle"
+        if self.show_segments:
+            curves = (
+                f"<span style='color:{th.ankle}'>ankle</span> · "
+                f"<span style='color:{th.shin}'>shin inclination</span> · "
+                f"<span style='color:{th.foot}'>foot pitch</span>"
+            )
+        if self.view_name == "stretch":
+            phases = f"<span style='color:{th.hold}'>■</span> hold"
+        else:
+            phases = (
+                f"<span style='color:{th.rise}'>■</span> rise "
+                f"<span style='color:{th.hold}'>■</span> hold "
+                f"<span style='color:{th.lower}'>■</span> lowering"
+            )
+        html = (
+            f"<span style='color:{th.muted}'>{curves} &nbsp; {phases} "
+            f"<span style='color:{th.band}'>▤</span> target range</span>"
+        )
+        if html != getattr(self, "_legend_html", None):
+            self._legend_html = html
+            self.legend.setHtml(html)
+
+    def set_view(self, exercise: str) -> None:
+        """Range, orientation and axis label for ``exercise`` (calf raises are drawn upside
+        down so the line rises when the heels do, with plantarflexion labelled upwards)."""
+        if exercise == self.view_name:
+            return
+        self.view_name = exercise
+        (lo, hi), inverted, label = VIEWS.get(exercise, VIEWS["stretch"])
+        pi = self.getPlotItem()
+        if inverted != self.inverted:
+            self.inverted = inverted
+            pi.invertY(inverted)
+            self._angle_axis.negate = inverted
+            self._angle_axis.picture = None  # the tick labels change
+        pi.setLabel("left", label)
+        self.setYRange(lo, hi, padding=0)
+        self._place_legend()
+        self._update_legend()
 
     def set_calf_view(self, calf: bool) -> None:
         """Calf raises plot plantarflexion upwards (the line rises when the heels do)."""
-        if calf == self.inverted:
-            return
-        self.inverted = calf
-        pi = self.getPlotItem()
-        pi.invertY(calf)
-        pi.setLabel(
-            "left",
-            "ankle angle, °  (heel raise drawn upwards)" if calf else "ankle angle, °",
-        )
+        self.set_view("calf_raise" if calf else "stretch")
 
     def set_band(self, band_deg: tuple[float, float] | None) -> None:
         if band_deg is None:
@@ -109,34 +199,25 @@ class AnglePlot(pg.PlotWidget):
         self.show_segments = bool(on)
         self.shin.setVisible(self.show_segments)
         self.foot.setVisible(self.show_segments)
+        self._drawn_t = math.nan
+        self._update_legend()
 
     def redraw(self, coach: CoachState) -> float:
-        """Update curves, shading and x-range from ``coach``; returns the newest drawn t_s."""
-        # A copy: the analysis thread may write the ring while this frame is drawn.
-        data = coach.ring.filled().copy()
-        if data.shape[0] == 0:
+        """Update curves and shading from ``coach`` (the caller holds its lock); returns the
+        newest drawn t_s. The curves are set again only when new rows arrived."""
+        ring = coach.ring
+        if len(ring) == 0:
             return math.nan
-        t = data[:, 0]
-        self.ankle.setData(t, data[:, _COL["ankle_sagittal_deg"]])
-        if self.show_segments:
-            self.shin.setData(t, data[:, _COL["shin_inclination_deg"]])
-            self.foot.setData(t, data[:, _COL["foot_pitch_deg"]])
-        now = float(t[-1])
-        x0 = now - self.window_s
-        legend = "ankle angle"
-        if self.show_segments:
-            legend = (
-                f"<span style='color:{self.theme.ankle}'>ankle</span> · "
-                f"<span style='color:{self.theme.shin}'>shin inclination</span> · "
-                f"<span style='color:{self.theme.foot}'>foot pitch</span>"
-            )
-        if legend != getattr(self, "_legend_html", None):
-            self._legend_html = legend
-            self.legend.setHtml(f"<span style='color:{self.theme.muted}'>{legend}</span>")
-        top = 45.0 if not self.inverted else -55.0
-        self.legend.setPos(x0 + 0.2, top)
-        self._shade(coach, x0, now)
-        self.setXRange(x0, now + 0.05 * self.window_s / 20.0, padding=0)
+        now = ring.latest_t_s()
+        if now != self._drawn_t or ring.total_written != self._drawn_n:
+            data = ring.filled().copy()  # the curves keep their arrays: not the ring's
+            x = data[:, 0] - now
+            self.ankle.setData(x, data[:, _COL["ankle_sagittal_deg"]])
+            if self.show_segments:
+                self.shin.setData(x, data[:, _COL["shin_inclination_deg"]])
+                self.foot.setData(x, data[:, _COL["foot_pitch_deg"]])
+            self._drawn_t, self._drawn_n = now, ring.total_written
+        self._shade(coach, now - self._window_s, now)
         return now
 
     def _shade(self, coach: CoachState, x0: float, now: float) -> None:
@@ -162,10 +243,13 @@ class AnglePlot(pg.PlotWidget):
         if coach.hold_active() and coach.hold is not None:
             spans.append((coach.hold.t_start_s, now, th.hold))
         spans = [s for s in spans if s[1] >= x0 and s[1] > s[0]][: self.POOL]
-        for reg, (a, b, colour) in zip(self._regions, spans):
-            reg.setRegion((max(a, x0), b))
-            reg.setBrush(_rgba(colour, 55))
-            reg.setVisible(True)
+        for k, (reg, (a, b, colour)) in enumerate(zip(self._regions, spans)):
+            reg.setRegion((max(a, x0) - now, b - now))
+            if self._region_colour[k] != colour:
+                self._region_colour[k] = colour
+                reg.setBrush(_rgba(colour, 55))
+            if not reg.isVisible():
+                reg.setVisible(True)
         for reg in self._regions[len(spans) :]:
             if reg.isVisible():
                 reg.setVisible(False)

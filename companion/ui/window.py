@@ -93,7 +93,7 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         plan: dict[str, Any] | None = None,
         analyzer_factory: AnalyzerFactory = default_analyzer_factory,
-        redraw_hz: float = 40.0,
+        redraw_hz: float = 60.0,
         scan: Callable[[float], Any] | None = None,
         connect: Callable[[list[Any]], SampleSource] | None = None,
         record_dir: Path | None = None,
@@ -696,7 +696,7 @@ class MainWindow(QMainWindow):
             self.hold_timer.setVisible(stretch)
             self.tempo.setVisible(not stretch)
             self.pacing.setVisible(not stretch)
-        self.plot.set_calf_view(self.view_exercise() == "calf_raise")
+        self.plot.set_view(self.view_exercise())
         band = self.coach.target_band()
         if band != self._band:
             self._band = band
