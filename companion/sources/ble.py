@@ -727,12 +727,17 @@ class BleSource:
             services = client.services
             uuids = {s.uuid.lower() for s in services}
             if link.family.service_uuid.lower() not in uuids:
+                actual = next(
+                    (f.name for f in fp.FAMILIES.values() if f.service_uuid.lower() in uuids),
+                    None,
+                )
+                what = f"a {actual} sensor" if actual else "no sensor this program supports"
                 raise WrongFamilyError(
-                    f"The device at {link.address} does not offer the {link.family.display_name} "
-                    "service, so it is not that kind of sensor; check the address with "
-                    "`companion scan` or pass the right --family.",
+                    f"The device at {link.address} is {what}, not a {link.family.name} sensor "
+                    "(its GATT lacks that service); check the address with `companion scan` "
+                    "or pass the right --family.",
                     address=link.address,
-                    family=None,
+                    family=actual,
                 )
             link.conn_id += 1
             cid = link.conn_id
