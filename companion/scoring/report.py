@@ -399,7 +399,25 @@ def render_table(doc: Mapping[str, Any]) -> str:
         lines.append("")
     if doc["stretches"]:
         lines.append("stretch holds (angles in degrees of dorsiflexion)")
-        lines.extend(_stretch_lines(doc["stretches"]))
+        table = _stretch_lines(doc["stretches"])  # one width for every group
+        groups: dict[tuple[str, Any], list[int]] = {}
+        for i, h in enumerate(doc["stretches"]):
+            groups.setdefault((h["side"], h["block"]), []).append(i)
+        blocks = {(b["side"], b["block"]): b for b in doc["blocks"]}
+        for key, rows in groups.items():
+            b = blocks.get(key)
+            met = sum(bool(doc["stretches"][i]["met"]) for i in rows)
+            if b is not None:
+                done = f"holds {len(rows)}/{b['holds_prescribed'] or '–'}"
+                target = f" ({b['hold_s']:g} s each)" if b["hold_s"] else ""
+                lines.append(f"{b['name']} — {key[0]} leg: {done}{target}, {met} long enough")
+            elif len(groups) > 1:
+                lines.append(
+                    f"stretch holds without a plan block — {key[0]} leg: "
+                    f"{plural(len(rows), 'hold')}, {met} long enough"
+                )
+            lines.append(table[0])
+            lines.extend(table[1 + i] for i in rows)
         lines.append("")
     for t in doc["tests"]:
         if t["kind"] == "heel_rise_test":

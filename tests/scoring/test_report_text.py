@@ -49,6 +49,10 @@ def test_stretch_table_columns_line_up():
     text = render_table(_stretch_doc())
     lines = text.splitlines()
     head = next(i for i, line in enumerate(lines) if line.lstrip().startswith("side"))
+    assert (
+        lines[head - 1]
+        == "stretch (straight knee) — left leg: holds 3/3 (30 s each), 2 long enough"
+    )
     table = lines[head : head + 4]
     header = table[0]
     for line in table:
