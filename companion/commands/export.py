@@ -5,7 +5,8 @@ reference tracks (STEM.references.csv), the gaps (STEM.gaps.csv) and the header,
 and plan (STEM.metadata.json). With --angles it adds STEM.angles_SIDE.csv per leg: the
 analysis' per-sample channels (sagittal and frontal ankle angle, shin inclination, foot pitch,
 knee tracking, angular velocity, validity, rep and phase labels). DIR is created if its parent
-folder exists; nothing is written if any target file already exists.
+folder exists; nothing is written if any target file already exists. STEM is the session
+file's name (for one export read with --from, the export's name; for several, 'import').
 """
 
 from __future__ import annotations
@@ -135,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
             )
         jobs = [(f.stem, *open_source([f], None)) for f in args.files]
     else:
-        stem = args.files[0].stem if args.from_format is None else "import"
+        stem = args.files[0].stem
+        if args.from_format is not None:  # LOG2.csv.gz -> LOG2; several exports -> import
+            stem = args.files[0].name.split(".")[0] if len(args.files) == 1 else "import"
         jobs = [(stem, *open_from_args(args))]
     targets: dict[Path, pa.Table | str] = {}
     warnings: list[str] = []

@@ -196,3 +196,19 @@ def test_export_angles_needs_both_sensors(tmp_path: Path, capsys, change, words)
     assert err.rstrip().endswith("nothing was written")
     assert not out.exists()
     assert main(["export", str(p), "--out", str(out)]) == 0  # the raw data still exports
+
+
+def test_export_of_one_import_is_named_after_it(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "walk.csv"
+    rows = ["t,ax,ay,az,gx,gy,gz"] + [f"{i / 100:.2f},0,0,1,0.5,0,0" for i in range(200)]
+    src.write_text("\n".join(rows) + "\n")
+    mp = tmp_path / "map.toml"
+    mp.write_text(
+        '[format]\ndelimiter = ","\nheader_rows = 1\n[time]\ncolumn = "t"\nunit = "s"\n'
+        '[[sensor]]\nsegment = "shin"\nside = "left"\nacc = ["ax", "ay", "az"]\n'
+        'acc_unit = "g"\ngyr = ["gx", "gy", "gz"]\ngyr_unit = "deg/s"\n'
+    )
+    out = tmp_path / "csv"
+    args = ["export", str(src), "--from", "generic", "--map", str(mp), "--out", str(out)]
+    assert main(args) == 0, capsys.readouterr().err
+    assert (out / "walk.shin_left.csv").exists()
