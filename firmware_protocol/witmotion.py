@@ -15,10 +15,16 @@ Wire format (all little-endian; sources in ``sensor-protocols.md`` §1 and below
 Confirmed in the vendor's own code (WITMOTION/WitBluetooth_BWT901BLE5_0,
 ``Windows_C#/Wit.Example_BWT901BLE/Form1.cs``): unlock ``FF AA 69 88 B5``, return rate
 ``FF AA 03 06 00`` = 10 Hz and ``FF AA 03 08 00`` = 50 Hz, read ``FF AA 27 03 00``, and the
-advertised-name filter ``Contains("WT")``. Still UNCONFIRMED: the 200 Hz code. The WIT register
-tables give 0x09 = 100 Hz and 0x0B = 200 Hz (0x0A = 125 Hz, WT931 only); one third-party BLE
-script uses 0x0A. We send 0x0B and the start sequence reads register 0x03 back so the client
-can check it; measure the real notification rate before trusting 200 Hz.
+advertised-name filter ``Contains("WT")``.
+
+200 Hz: sources disagree. The WIT register tables of the serial modules (WT901, JY901) give
+0x09 = 100 Hz, 0x0A = 125 Hz (WT931 only) and 0x0B = 200 Hz; the table for this BLE model, as
+transcribed from the "WT901BLECL datasheet v23-0420" in rubenmuehlhans/esphome-witmotion
+(``components/witmotion/witmotion_struct.h``, ``RateArg``: ``RATE_100HZ = 0x09``,
+``RATE_200HZ = 0x0A``, with no 125 Hz step), gives **0x0A = 200 Hz**. The vendor's own BLE
+examples only use 10 and 50 Hz. We send 0x0A (the BLE model's table); the start sequence reads
+register 0x03 back, and the emulator also takes 0x0B as 200 Hz. Measure the notification rate
+before trusting 200 Hz.
 """
 
 from __future__ import annotations
@@ -109,9 +115,9 @@ RATE_CODES: dict[float, int] = {
     20.0: 0x07,
     50.0: 0x08,
     100.0: 0x09,
-    200.0: 0x0B,
+    200.0: 0x0A,  # the BLE datasheet's table; 0x0B on the serial modules (module docstring)
 }
-_CODE_RATES = {v: k for k, v in RATE_CODES.items()}
+_CODE_RATES = {v: k for k, v in RATE_CODES.items()} | {0x0B: 200.0}
 
 _FRAME = struct.Struct("<BB9h")
 _REPLY = struct.Struct("<BBH8h")
@@ -451,6 +457,7 @@ FAMILY = WitMotionFamily(
     name_patterns=(r"^B?WT9\d", r"WT901BLE", r"WT9011"),
     notes=(
         "no counter and no device time: lost frames are invisible, stamp on arrival",
-        "200 Hz rate code 0x0B is UNCONFIRMED for BLE; verify by reading register 0x03",
+        "200 Hz is code 0x0A in the BLE datasheet's table (0x0B on serial WIT modules); "
+        "verify by reading register 0x03",
     ),
 )

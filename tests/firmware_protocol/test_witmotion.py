@@ -171,3 +171,18 @@ def test_emulator_answers_register_reads_and_applies_unlocked_writes() -> None:
     enc.unlocked = False
     enc.respond(wm.set_rate_command(10))
     assert enc.rate_hz == 100.0
+
+
+def test_rate_codes_from_the_ble_datasheet_table() -> None:
+    """Register 0x03 codes of the WT901BLECL datasheet (v23-0420) as transcribed in
+    rubenmuehlhans/esphome-witmotion ``witmotion_struct.h``: 0x06 = 10 Hz … 0x09 = 100 Hz,
+    0x0A = 200 Hz (the serial modules' tables put 125 Hz there and 200 Hz at 0x0B)."""
+    assert wm.set_rate_command(10.0) == bytes.fromhex("FF AA 03 06 00")  # vendor C# example
+    assert wm.set_rate_command(50.0) == bytes.fromhex("FF AA 03 08 00")  # vendor C# example
+    assert wm.set_rate_command(100.0) == bytes.fromhex("FF AA 03 09 00")
+    assert wm.set_rate_command(200.0) == bytes.fromhex("FF AA 03 0A 00")
+    enc = wm.WitEncoder(10.0)
+    for code in (0x0A, 0x0B):  # a device that follows the serial table still reads as 200 Hz
+        enc.respond(wm.UNLOCK_COMMAND)
+        enc.respond(bytes((0xFF, 0xAA, 0x03, code, 0x00)))
+        assert enc.rate_hz == 200.0
