@@ -18,6 +18,7 @@ import concurrent.futures as cf
 import json
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -390,7 +391,10 @@ def score_many(
     progress = _Progress(len(jobs_in))
     results: dict[int, FileResult] = {}
     ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
+    pool = cf.ProcessPoolExecutor(
+        max_workers=n_workers, mp_context=ctx, initializer=_ignore_interrupt
+    )
+    try:
         futures = {
             pool.submit(score_file, paths, plan_spec, None, map_path, plot, True): i
             for i, paths in enumerate(jobs_in)
@@ -406,7 +410,20 @@ def score_many(
                 )
             results[i] = res
             progress.step(res)
+    except KeyboardInterrupt:
+        # Ctrl-C: stop now, not after the files in progress (the workers ignore SIGINT so
+        # they print no tracebacks; the CLI prints one line).
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return [results[i] for i in range(len(jobs_in))]
+
+
+def _ignore_interrupt() -> None:
+    """Worker initializer: Ctrl-C is the parent's to handle (see :func:`score_many`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def exit_code(results: list[FileResult]) -> int:

@@ -361,3 +361,55 @@ def test_two_files_with_one_name_cannot_share_a_picture(monkeypatch, capsys, fil
     (line,) = err.strip().splitlines()
     assert f"would both draw {tmp_path / 'out' / 's.png'}" in line
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_ctrl_c_stops_a_batch_at_once(tmp_path):
+    """Ctrl-C reaches the whole process group: the workers ignore it, the parent stops them
+    and exits 130 with one line and no worker tracebacks."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    src = Path(__file__).resolve().parents[2] / "recordings" / "calf-raises.calf"
+    if not src.exists():
+        pytest.skip("recordings/calf-raises.calf is not in this tree")
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs /proc to see the worker processes")
+    for i in range(6):
+        (folder / f"{i}.calf").write_bytes(src.read_bytes())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "companion", "score", str(folder), "--jobs", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    # wait (generously) until the workers are busy: the first file takes a few seconds
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(_children(proc.pid)) >= 2:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "companion score: interrupted."
+    assert "Traceback" not in err
+
+
+def _children(pid: int) -> list[int]:
+    import pathlib
+
+    out = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
