@@ -235,6 +235,8 @@ class PacingCue(_Painted):
             return "Up quickly"
         if self.phase == "done":
             return "Session done: the report is on the left (S toggles it)"
+        if self.phase == "calibrating":
+            return "Calibrating: follow the steps above the plot"
         return "Ready: rise when you are"
 
     @property

@@ -618,7 +618,13 @@ class MainWindow(QMainWindow):
         if c.rep_in_progress is None and phase != "rest" and elapsed > 2 * max(target, 1.0):
             phase, elapsed, target = "rest", 0.0, 0.0
         finished = self._source_done or (self.replay is not None and self.replay.finished)
-        self.pacing.update_from("done" if finished else phase, elapsed, target)
+        calibrating = (
+            not math.isnan(self._cal_started_t_s)
+            and math.isnan(self._cal_done_t_s)
+            and c.calibrated is None
+        )
+        cue = "done" if finished else "calibrating" if calibrating else phase
+        self.pacing.update_from(cue, elapsed, target)
         self._maybe_tick(phase, elapsed)
         h = c.hold
         self.hold_timer.update_from(
@@ -663,6 +669,7 @@ class MainWindow(QMainWindow):
             self._set_status(self._status_line(), sticky=False)
         if self._writer is not None and self._record_path is not None:
             self.rec_label.setText(f"● recording to {self._record_path}")
+        self._update_play_button()
         if (
             self.replay is not None
             and self.replay.finished
@@ -820,14 +827,28 @@ class MainWindow(QMainWindow):
 
     # -- transport ------------------------------------------------------------------------------
     def toggle_play(self) -> None:
+        """Play or pause; at the end of the recording, play it again from the start."""
         if self.replay is None:
             return
-        self.replay.toggle()
+        if self.replay.finished:
+            self.seek_to(self.replay.t_start_s)
+            self.replay.play()
+        else:
+            self.replay.toggle()
         self._update_play_button()
 
     def _update_play_button(self) -> None:
-        if self.replay is not None:
-            self.play_button.setText("Play" if self.replay.paused else "Pause")
+        if self.replay is None:
+            return
+        if self.replay.finished:
+            text, tip = "Play again", "Play the recording again from the start (Space)"
+        elif self.replay.paused:
+            text, tip = "Play", "Play (Space)"
+        else:
+            text, tip = "Pause", "Pause (Space)"
+        if self.play_button.text() != text:
+            self.play_button.setText(text)
+            self.play_button.setToolTip(tip)
 
     def _sync_speed_box(self) -> None:
         if self.replay is None:

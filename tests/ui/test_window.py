@@ -79,6 +79,25 @@ def test_replay_shows_the_same_reps_and_verdicts_as_score(
     assert w.stack.currentIndex() == 1  # the report is shown at the end
 
 
+def test_play_at_the_end_plays_the_recording_again(stretch_session: Session) -> None:
+    """At the end the button offers "Play again" (it said "Pause" over a finished replay) and
+    plays from the start."""
+    source = ReplaySource(stretch_session, speed=1.0)
+
+    async def script(w) -> None:
+        w.seek_to(source.t_end_s)
+        await until(lambda: w.summary_ready, 30.0, "the end-of-session report")
+        await until(lambda: w.play_button.text() == "Play again", 10.0, "the button to change")
+        w.play_button.click()
+        assert source.rewinds == 1
+        assert not source.paused
+        assert source.cursor_s == source.t_start_s
+        assert w.stack.currentIndex() == 0  # back to the plot
+        assert w.play_button.text() == "Pause"
+
+    run(source, script)
+
+
 def _key(w, key, modifier=None) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
@@ -166,6 +185,7 @@ def test_every_control_and_shortcut(calf_session: Session, tmp_path: Path) -> No
         source.play()
         assert w.cal_label.text() == "Waiting for the sensors…"
         await until(lambda: "stand still" in w.cal_label.text(), 15.0, "the calibration guide")
+        assert w.pacing.text.startswith("Calibrating")  # not "Ready: rise" meanwhile
         source.pause()
         # I: shin and foot curves; D: device panel; Ctrl+D: dark; T: tick; S: report; F1
         _key(w, K.Key_I)
