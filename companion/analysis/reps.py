@@ -55,6 +55,11 @@ _STOPPED_DPS = 1.0  # the ankle has stopped (a hold, not a turnaround)
 _STOPPED_TOP_S = 0.4  # ... for at least this long at the top
 _REST_DPS = 2.0  # slower than this: at rest before a rise
 _PRE_REST_S = 0.4  # rest kept before the rise for its level
+_DIP_LOOKBACK_S = 0.8  # a counter-movement dip is looked for this long before the onset
+_DIP_AHEAD_S = 0.1  # ... and this long after it
+_DIP_MIN_DEG = 1.5  # ... and counts when it goes this far past the level before it
+_DIP_REF_END_S = 0.6  # that level: the median from _DIP_LOOKBACK_S to this long before the dip
+_DIP_REF_MIN_ROWS = 5  # ... over at least this many rows (else no dip is looked for)
 _FAST_WINDOW = 512  # rows examined per fast-path step (block processing)
 _SLOW_BURST = 24  # rows taken one by one when a fast path made no progress
 
@@ -538,6 +543,25 @@ class RepTracker:
         self.last_move_dir, self.last_move_end_t = d, an._t[i]
         if opposite_now or opposite_before or not math.isfinite(t_r0):
             return
+        # A counter-movement: as the heel unloads, the ankle first dips the other way
+        # (the shin tips forward over the foot) and only then rises; the heel leaves the
+        # ground at the dip's turnaround (motion capture + heel insoles: within 0.04 s on
+        # 9 of 10 trials, 0.12 s on a flat-bottomed dip), where the fitted smooth step
+        # started 0.04-0.15 s late.
+        # The dip is slow, so the rest level (lvl0) may already include it: its depth is
+        # measured from the level just before it.
+        dip = (t >= t_r0 - _DIP_LOOKBACK_S) & (t <= t_r0 + _DIP_AHEAD_S) & np.isfinite(x)
+        if dip.any():
+            k_dip = int(np.flatnonzero(dip)[np.argmin(x[dip])])
+            j_dip = i0 + k_dip
+            r0 = max(self.i_last_end, j_dip - int(_DIP_LOOKBACK_S * rate))
+            r1 = j_dip - int(_DIP_REF_END_S * rate)
+            ref = [d * an._sag[j] for j in range(r0, r1) if an._valid[j]]
+            if (
+                len(ref) >= _DIP_REF_MIN_ROWS
+                and float(x[k_dip]) < float(np.median(ref)) - _DIP_MIN_DEG
+            ):
+                t_r0 = float(t[k_dip])
         # The bottom may not quite be reached when the rep is measured: fit its level too,
         # within what the samples after arrival allow.
         tail = x[ar:]
