@@ -395,10 +395,20 @@ def score_many(
         max_workers=n_workers, mp_context=ctx, initializer=_ignore_interrupt
     )
     try:
-        futures = {
-            pool.submit(score_file, paths, plan_spec, None, map_path, plot, True): i
-            for i, paths in enumerate(jobs_in)
-        }
+        # The workers start while SIGINT is ignored here: they inherit that (Python keeps an
+        # ignored SIGINT ignored), so a Ctrl-C during their start-up prints no traceback.
+        try:
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread: nothing to protect
+            previous = None
+        try:
+            futures = {
+                pool.submit(score_file, paths, plan_spec, None, map_path, plot, True): i
+                for i, paths in enumerate(jobs_in)
+            }
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         for fut in cf.as_completed(futures):
             i = futures[fut]
             try:

