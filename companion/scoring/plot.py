@@ -73,9 +73,15 @@ def headline(doc: Mapping[str, Any], side: str) -> tuple[str, str]:
     date = f" — {when[:10]} {when[11:16]} UTC" if len(when) >= 16 else ""
     title = f"{Path(sess.get('file') or 'session').name}{date} — {side} leg — {doc['plan']['name']}"
     parts = []
-    if reps:
-        rp = f" of {s['reps_prescribed']}" if s["reps_prescribed"] else ""
-        comp = s["tempo_compliance_pct"]
+    if reps:  # this leg's numbers (the document may hold both legs)
+        prescribed = [
+            b["reps_prescribed"]
+            for b in doc["blocks"]
+            if b["side"] == side and b["reps_prescribed"] is not None
+        ]
+        rp = f" of {sum(prescribed)}" if prescribed else ""
+        judged = [r["within_tolerance"] for r in reps if r["within_tolerance"] is not None]
+        comp = 100.0 * sum(judged) / len(judged) if judged else None
         parts.append(
             f"{len(reps)}{rp} rep{'' if len(reps) == 1 and not rp else 's'} · tempo on target in "
             f"{'–' if comp is None else f'{comp:.0f}'} % of reps"
@@ -105,6 +111,8 @@ def headline(doc: Mapping[str, Any], side: str) -> tuple[str, str]:
         if s["compliant"]
         else "NOT COMPLIANT: " + ", ".join(flag_text(f) for f in s["flags"])
     )
+    if len(sess.get("sides") or []) > 1:
+        verdict = f"both legs: {verdict}"
     return textwrap.shorten(title, 135, placeholder=" …"), "  ·  ".join([*parts, verdict])
 
 

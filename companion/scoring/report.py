@@ -102,6 +102,17 @@ FLAG_TEXT = {
 """The summary flags (``summary.flags``) in words, for the text report and the picture."""
 
 
+SYMMETRY_LABELS = {
+    "reps_done": ("reps done", "{:.0f}"),
+    "rom_mean_deg": ("mean range of motion, °", "{:.1f}"),
+    "lower_mean_s": ("mean lowering time, s", "{:.2f}"),
+    "stretch_peak_dorsiflexion_deg": ("best stretch dorsiflexion, °", "{:.1f}"),
+    "heel_rise_test_reps": ("heel-rise test reps", "{:.0f}"),
+    "lunge_test_shin_angle_deg": ("lunge test shin angle, °", "{:.1f}"),
+}
+"""The symmetry metrics (``symmetry`` keys) in words, with their number format."""
+
+
 def flag_text(flag: str) -> str:
     """A summary flag in words (``partial_reps`` → ``partial reps``)."""
     return FLAG_TEXT.get(flag, flag.replace("_", " "))
@@ -450,13 +461,21 @@ def render_table(doc: Mapping[str, Any]) -> str:
     if doc["tests"]:
         lines.append("")
     if doc["symmetry"]:
-        lines.append("left/right symmetry (SI = 100·(L−R)/mean)")
+        lines.append("left/right symmetry (SI = 100·(L − R) / mean of L and R)")
+        header = ["measure", "left", "right", "SI %", ""]
+        rows = []
         for name, m in doc["symmetry"].items():
-            lines.append(
-                f"  {name:<34} L {_n(m['left'], '{:.1f}'):>6}  R {_n(m['right'], '{:.1f}'):>6}"
-                f"  SI {_n(m['symmetry_index_pct'], '{:+.0f}'):>5} %"
-                + ("  ASYMMETRIC" if m["asymmetric"] else "")
+            label, fmt = SYMMETRY_LABELS.get(name, (name.replace("_", " "), "{:.1f}"))
+            rows.append(
+                [
+                    label,
+                    _n(m["left"], fmt),
+                    _n(m["right"], fmt),
+                    _n(m["symmetry_index_pct"], "{:+.0f}"),
+                    "ASYMMETRIC" if m["asymmetric"] else "",
+                ]
             )
+        lines.extend(_columns(header, rows, right={1, 2, 3}))
         lines.append("")
     lines.append("next time:")
     for i, a in enumerate(doc["advice"], start=1):

@@ -24,7 +24,7 @@ from companion import __version__
 from companion.errors import CompanionError, SensorError
 from companion.model import GRAVITY_M_S2, Segment, Session
 from companion.scoring.plan import ExerciseBlock, PhaseTarget, Plan, Tempo
-from companion.scoring.report import plural
+from companion.scoring.report import SYMMETRY_LABELS, plural
 
 __all__ = [
     "DEFAULT_TEMPO",
@@ -1086,8 +1086,10 @@ def _advice(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 (
                     1.2,
                     "asymmetry",
-                    f"The {weaker} leg reached less ({s.replace('_', ' ')}: left {m['left']}, "
-                    f"right {m['right']}); start and finish on the tighter side.",
+                    f"The {weaker} leg reached less ({SYMMETRY_LABELS[s][0]}: left "
+                    f"{SYMMETRY_LABELS[s][1].format(m['left'] or 0)}, right "
+                    f"{SYMMETRY_LABELS[s][1].format(m['right'] or 0)}); start and finish on the "
+                    "tighter side.",
                 )
             )
     items.sort(key=lambda x: -x[0])

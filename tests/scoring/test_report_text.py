@@ -194,3 +194,37 @@ def test_picture_headline_names_the_tests_and_keeps_long_titles_short():
     assert len(title) <= 135
     assert title.endswith(" …")
     assert verdict.startswith("lunge test: shin angle 38° (norm 45 ± 5.5°: below the normal range)")
+
+
+def test_symmetry_in_words():
+    both = {
+        "left": result(make_sets(1, 8, rom_deg=35.0)),
+        "right": result(make_sets(1, 6, rom_deg=28.0)),
+    }
+    doc = score_analysis(both, load_builtin_preset("seed"))
+    lines = render_table(doc).splitlines()
+    i = next(k for k, line in enumerate(lines) if line.startswith("left/right symmetry"))
+    assert lines[i + 1].split() == ["measure", "left", "right", "SI", "%"]
+    assert lines[i + 2].split() == ["reps", "done", "8", "6", "+29", "ASYMMETRIC"]
+    assert lines[i + 3].split()[-4:] == ["35.0", "28.0", "+22", "ASYMMETRIC"]
+    advice = [a["text"] for a in doc["advice"] if a["code"] == "asymmetry"]
+    assert advice == [
+        "The right leg reached less (mean range of motion, °: left 35.0, right 28.0); start "
+        "and finish on the tighter side."
+    ]
+
+
+def test_picture_headline_of_one_leg_of_two():
+    both = {
+        "left": result(make_sets(3, 20)),
+        "right": result(make_sets(2, 20, lower_s=1.0)),
+    }
+    doc = score_analysis(
+        both,
+        load_builtin_preset("seed"),
+        session_meta={"file": "b.calf", "sides": ["left", "right"]},
+    )
+    _, left = headline(doc, "left")
+    _, right = headline(doc, "right")
+    assert left.startswith("60 of 60 reps · tempo on target in 100 % of reps  ·  both legs: NOT")
+    assert right.startswith("40 of 60 reps · tempo on target in 0 % of reps  ·  both legs: NOT")
