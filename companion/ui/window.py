@@ -534,7 +534,8 @@ class MainWindow(QMainWindow):
         self._finish_analysis()
         self.redraw()
         self._show_session_summary()
-        self._set_status(self._status_line(), sticky=False)
+        # why the stream stopped is a notice; the end of a healthy stream is routine
+        self._set_status(self._status_line(), sticky=bool(self.stream_error))
 
     async def shutdown(self) -> None:
         """Stop the source, the timers and any recording (idempotent)."""
@@ -812,6 +813,8 @@ class MainWindow(QMainWindow):
             )
         if not text:
             text = own_summary_text(self.coach)
+        if self.status_label.text() == "Scoring the session…":
+            self._status_t = -1e9  # progress, not a notice: done now
         if text and not self._closing:
             self.report.setPlainText(text)
             self.show_report(True)
@@ -917,16 +920,23 @@ class MainWindow(QMainWindow):
         task.add_done_callback(self._tasks.discard)
 
     async def _advance_until(self, done: Callable[[], bool], min_t_s: float) -> None:
-        assert self.replay is not None
+        """Run on in 1 s steps until ``done()``; each step waits until the analysis has
+        taken the previous one in, so the run-on stops within a second of the rep however
+        slow the analysis is (it used to run ahead to the end of the file meanwhile)."""
+        replay = self.replay
+        assert replay is not None
         t = min_t_s
-        while not done() and t < self.replay.t_end_s and not self._closing:
-            t = min(t + 1.0, self.replay.t_end_s)
-            self.replay.seek(t)
-            generation = self.replay.generation
-            await asyncio.sleep(0.01)
-            if self.replay.generation != generation:
-                # another seek (the user pressed Page Up, an arrow, the slider) took over
-                return
+        while not done() and t < replay.t_end_s and not self._closing:
+            t = min(t + 1.0, replay.t_end_s)
+            replay.seek(t)
+            generation = replay.generation
+            while True:
+                await asyncio.sleep(0.01)
+                if replay.generation != generation or self.replay is not replay:
+                    # another seek (the user pressed Page Up, an arrow, the slider) took over
+                    return
+                if self._closing or (replay.position_s >= t and not self._pending()):
+                    break
         self.redraw()
 
     def set_window_s(self, s: float) -> None:
@@ -1138,8 +1148,13 @@ class MainWindow(QMainWindow):
         }.get(self.mode, self.mode)
 
     def _set_status(self, text: str, *, sticky: bool = True) -> None:
+        """Show ``text`` in the status bar. A sticky one is a notice (saved, sensors back, an
+        error) and stays up for 6 s; the routine status line (``sticky=False``) never
+        replaces a notice before that, whatever comes first (the end of the stream, say)."""
         if sticky:
             self._status_t = time.monotonic()
+        elif self._status_hold():
+            return
         if self.status_label.text() != text:
             self.status_label.setText(text)
 

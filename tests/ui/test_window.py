@@ -492,3 +492,42 @@ def test_a_seek_during_next_rep_takes_over(calf_session: Session) -> None:
         assert w.coach.reps == []
 
     run(source, script)
+
+
+def test_next_rep_stops_at_the_next_rep_however_slow_the_analysis(calf_session: Session) -> None:
+    """Page Down runs on one step at a time, each after the analysis took the last one in:
+    with an analysis slower than the run-on it used to run ahead to the end of the file."""
+    import time
+
+    from companion.ui.coach import default_analyzer_factory
+
+    def slow_factory(side, hint, rate):
+        inner = default_analyzer_factory(side, hint, rate)
+
+        class Slow:
+            def feed(self, chunk):
+                time.sleep(0.05)  # a slow machine, or a slow step of the analysis
+                return inner.feed(chunk)
+
+            def __getattr__(self, name):
+                return getattr(inner, name)
+
+        return Slow()
+
+    truth = [a for a in calf_session.annotations if a["kind"] == "truth.rep"]
+    source = ReplaySource(calf_session, speed=4.0, start_paused=True)
+    seen: dict[str, float] = {}
+
+    async def script(w) -> None:
+        w.seek_to(truth[0]["t_start_s"] - 3.0)
+        await until(lambda: not w.busy(), 60.0, "the catch-up")
+        w.next_rep()
+        await until(lambda: len(w.coach.reps) >= 1, 60.0, "the next rep")
+        await until(lambda: not w.busy() and not w._tasks, 60.0, "the run-on to stop")
+        seen["cursor"] = source.cursor_s
+        seen["reps"] = len(w.coach.reps)
+
+    run(source, script, analyzer_factory=slow_factory)
+    # stopped within a step of the first rep's end, long before the second rep is over
+    assert truth[0]["t_lower_end_s"] < seen["cursor"] < truth[0]["t_lower_end_s"] + 2.0
+    assert seen["reps"] == 1
