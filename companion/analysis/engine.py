@@ -34,7 +34,7 @@ from companion.analysis.events import (
 )
 from companion.analysis.events import Rep as Rep
 from companion.analysis.holds import HoldTracker
-from companion.analysis.orientation import OrientationTracker
+from companion.analysis.orientation import OrientationTracker, paused_gc
 from companion.analysis.reps import RepTracker
 from companion.analysis.settings import DEFAULT_SETTINGS, AnalysisSettings
 from companion.model import GRAVITY_M_S2, ImuChunk, Segment, Session
@@ -922,6 +922,26 @@ class SessionAnalyzer:
         )
         self.n_invalid_rows += n - int(np.count_nonzero(valid))
         i0 = len(self._t)
+        with paused_gc():
+            self._extend(cols, blk.bridged)
+        self._blk = cols
+        self._blk_i0 = i0
+        ev_r: list[AnalysisEvent] = []
+        ev_h: list[AnalysisEvent] = []
+        try:
+            self._reps.update_block(i0, i0 + n, ev_r)
+            self._holds.update_block(i0, i0 + n, ev_h)
+        finally:
+            self._blk = None
+        if ev_r and ev_h:
+            # Per row, rep events come before hold events (every event is stamped with the
+            # time of the row that produced it): the same order as row-by-row processing.
+            out.extend(sorted(ev_r + ev_h, key=lambda e: e.t_s))
+        else:
+            out.extend(ev_r or ev_h)
+
+    def _extend(self, cols: _Cols, bridged: np.ndarray) -> None:
+        n = int(cols.t.size)
         self._t.extend(cols.t.tolist())
         self._sag.extend(cols.sag.tolist())
         self._front.extend(cols.front.tolist())
@@ -929,23 +949,10 @@ class SessionAnalyzer:
         self._foot_pitch.extend(cols.foot.tolist())
         self._knee.extend(cols.knee.tolist())
         self._vel.extend(cols.vel.tolist())
-        self._valid.extend(valid.tolist())
-        self._bridged.extend((blk.bridged | ~valid).tolist())
+        self._valid.extend(cols.valid.tolist())
+        self._bridged.extend((bridged | ~cols.valid).tolist())
         self._phase.extend([""] * n)
         self._rep.extend([""] * n)
-        self._blk = cols
-        self._blk_i0 = i0
-        ev_r: list[AnalysisEvent] = []
-        ev_h: list[AnalysisEvent] = []
-        self._reps.update_block(i0, i0 + n, ev_r)
-        self._holds.update_block(i0, i0 + n, ev_h)
-        self._blk = None
-        if ev_r and ev_h:
-            # Per row, rep events come before hold events (every event is stamped with the
-            # time of the row that produced it): the same order as row-by-row processing.
-            out.extend(sorted(ev_r + ev_h, key=lambda e: e.t_s))
-        else:
-            out.extend(ev_r or ev_h)
 
 
 @dataclass(slots=True, eq=False)
