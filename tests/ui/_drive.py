@@ -65,7 +65,8 @@ def run(
         finally:
             window.close()
 
-    result = run_window(make, duration_s=60.0, on_started=started)
+    # the script closes the window; the duration is only a safety net for a stuck script
+    result = run_window(make, duration_s=600.0, on_started=started)
     if errors:
         raise errors[0]
     return result

@@ -30,7 +30,7 @@ def test_simulated_live_counts_the_simulators_reps(calf_session: Session) -> Non
     assert not source.seekable
 
     async def script(w) -> None:
-        await until(lambda: w.coach.latest_t_s >= 30.0, 10.0, "30 s of session")
+        await until(lambda: w.coach.latest_t_s >= 30.0, 60.0, "30 s of session")
         w.redraw()
 
     result = run(source, script, mode="simulate")
@@ -63,7 +63,7 @@ def test_replay_shows_the_same_reps_and_verdicts_as_score(
 
     async def script(w) -> None:
         w.seek_to(source.t_end_s)  # catch up unpaced
-        await until(lambda: w.summary_ready, 20.0, "the end-of-session report")
+        await until(lambda: w.summary_ready, 60.0, "the end-of-session report")
 
     w = run(source, script).window
     reps = [r for r in w.coach.reps]
@@ -87,7 +87,7 @@ def test_play_at_the_end_plays_the_recording_again(stretch_session: Session) -> 
     async def script(w) -> None:
         w.seek_to(source.t_end_s)
         await until(lambda: w.summary_ready, 30.0, "the end-of-session report")
-        await until(lambda: w.play_button.text() == "Play again", 10.0, "the button to change")
+        await until(lambda: w.play_button.text() == "Play again", 60.0, "the button to change")
         w.play_button.click()
         assert source.rewinds == 1
         assert not source.paused
@@ -124,7 +124,7 @@ def test_every_control_and_shortcut(calf_session: Session, tmp_path: Path) -> No
     async def script(w) -> None:
         K = Qt.Key
         w.activateWindow()
-        await until(w.isActiveWindow, 15.0, "the window to become active")
+        await until(w.isActiveWindow, 60.0, "the window to become active")
         # Space: play / pause
         assert source.paused
         _key(w, K.Key_Space)
@@ -142,19 +142,19 @@ def test_every_control_and_shortcut(calf_session: Session, tmp_path: Path) -> No
         assert source.speed == 16.0
         # → seeks forward 5 s, ← back (a rewind: the analysis restarts)
         _key(w, K.Key_Right)
-        await until(lambda: w.coach.latest_input_t_s >= 4.9, 15.0, "seek forward")
+        await until(lambda: w.coach.latest_input_t_s >= 4.9, 60.0, "seek forward")
         assert source.position_s == pytest.approx(5.0, abs=0.05)
         _key(w, K.Key_Right)
         _key(w, K.Key_Right)
-        await until(lambda: source.position_s >= 15.0, 15.0, "seek forward twice")
+        await until(lambda: source.position_s >= 15.0, 60.0, "seek forward twice")
         _key(w, K.Key_Left)
         assert source.rewinds == 1
-        await until(lambda: w.coach.latest_input_t_s >= 9.9, 15.0, "catch up after rewind")
+        await until(lambda: w.coach.latest_input_t_s >= 9.9, 60.0, "catch up after rewind")
         # Page Down: next rep (runs on until one completes); the button does the same
         _key(w, K.Key_PageDown)
-        await until(lambda: len(w.coach.reps) >= 1, 20.0, "next rep")
+        await until(lambda: len(w.coach.reps) >= 1, 60.0, "next rep")
         w.next_button.click()
-        await until(lambda: len(w.coach.reps) >= 2, 20.0, "next rep (button)")
+        await until(lambda: len(w.coach.reps) >= 2, 60.0, "next rep (button)")
         second_start = w.coach.reps[1].rep.t_start_s
         # Page Up: back to the previous rep (a rewind, then catch-up to before it)
         _key(w, K.Key_PageUp)
@@ -168,7 +168,7 @@ def test_every_control_and_shortcut(calf_session: Session, tmp_path: Path) -> No
         _key(w, K.Key_R)
         assert w.act_record.isChecked()
         source.play()
-        await until(lambda: source.position_s >= 24.0, 15.0, "some recorded samples")
+        await until(lambda: source.position_s >= 24.0, 60.0, "some recorded samples")
         source.pause()
         _key(w, K.Key_R)
         assert not w.act_record.isChecked()
@@ -182,11 +182,12 @@ def test_every_control_and_shortcut(calf_session: Session, tmp_path: Path) -> No
         assert w.coach.reps == []
         w.speed_box.setCurrentIndex(2)
         assert source.speed == 1.0
-        source.play()
         assert w.cal_label.text() == "Waiting for the sensors…"
-        await until(lambda: "stand still" in w.cal_label.text(), 15.0, "the calibration guide")
+        # one more second of data (a step forward, not timed playback: the guide's first
+        # step lasts 3 s of session time, which a starved test could miss while playing)
+        w.seek_by(1.0)
+        await until(lambda: "stand still" in w.cal_label.text(), 60.0, "the calibration guide")
         assert w.pacing.text.startswith("Calibrating")  # not "Ready: rise" meanwhile
-        source.pause()
         # I: shin and foot curves; D: device panel; Ctrl+D: dark; T: tick; S: report; F1
         _key(w, K.Key_I)
         assert w.plot.shin.isVisible()
@@ -205,7 +206,7 @@ def test_every_control_and_shortcut(calf_session: Session, tmp_path: Path) -> No
         assert "Space" in w.summary.text()
         # the device panel: scan, assign (remembered), connect request
         w.devices.scan_button.click()
-        await until(lambda: w.devices.found_table.rowCount() == 2, 15.0, "scan results")
+        await until(lambda: w.devices.found_table.rowCount() == 2, 60.0, "scan results")
         assert not w.devices.connect_button.isEnabled()
         w.devices.found_table.cellWidget(0, 1).setCurrentText("shin")
         w.devices.found_table.cellWidget(1, 1).setCurrentText("foot")
@@ -274,12 +275,12 @@ def test_a_disconnect_shows_reconnecting_then_recovers(calf_session: Session) ->
 
     async def script(w) -> None:
         await until(
-            lambda: "Reconnecting" in w.status_label.text(), 10.0, "the reconnecting notice"
+            lambda: "Reconnecting" in w.status_label.text(), 60.0, "the reconnecting notice"
         )
         assert w.devices.table.item(0, 1).text() == "reconnecting…"
         assert "reconnecting" in w.devices.state_label.text()
         src.gate.set()
-        await until(lambda: "sensors back" in w.status_label.text(), 15.0, "recovery notice")
+        await until(lambda: "sensors back" in w.status_label.text(), 60.0, "recovery notice")
         assert w.devices.table.item(0, 1).text() == "streaming"
 
     run(src, script, mode="emulate")
@@ -296,7 +297,7 @@ def test_stretch_view_times_the_hold_and_warns_about_bouncing(stretch_session: S
 
     async def script(w) -> None:
         w.seek_to(t_mid)
-        await until(lambda: w.coach.latest_t_s >= t_mid - 0.5, 10.0, "catch-up to mid-hold")
+        await until(lambda: w.coach.latest_t_s >= t_mid - 0.5, 60.0, "catch-up to mid-hold")
         w.redraw()
         seen["active"] = w.coach.hold_active()
         seen["seconds"] = w.hold_timer.seconds
@@ -345,10 +346,10 @@ def test_sensors_back_is_said_even_when_the_stream_ends_right_after(
     src = ReconnectThenEnd()
 
     async def script(w) -> None:
-        await until(lambda: "Reconnecting" in w.status_label.text(), 15.0, "reconnecting")
+        await until(lambda: "Reconnecting" in w.status_label.text(), 60.0, "reconnecting")
         src.gate.set()
         await until(lambda: w.summary_ready, 30.0, "the end of the stream")
-        await until(lambda: "sensors back" in w.status_label.text(), 15.0, "recovery notice")
+        await until(lambda: "sensors back" in w.status_label.text(), 60.0, "recovery notice")
 
     run(src, script, mode="emulate")
 
@@ -368,7 +369,7 @@ def test_the_window_survives_a_source_error(calf_session: Session) -> None:
             return None
 
     async def script(w) -> None:
-        await until(lambda: "stream stopped" in w.status_label.text(), 15.0, "error sentence")
+        await until(lambda: "stream stopped" in w.status_label.text(), 60.0, "error sentence")
         assert "Traceback" not in w.status_label.text()
 
     run(Broken(), script, mode="live")
@@ -394,17 +395,22 @@ def test_screenshot_is_written_at_1280x720(calf_session: Session, tmp_path: Path
 
 
 def test_chunks_are_not_drawn_per_packet(calf_session: Session) -> None:
-    """Frames come from the timer: far fewer frames than chunks when chunks pour in."""
+    """Frames come from the timer only: with the timer stopped, thousands of small chunks
+    (every one analysed and drawable) make no frame; restarted, it draws them. (No rate
+    comparison: how many frames fit in a burst depends on the machine's load.)"""
+    chunks = list(calf_session.chunks.values())
+    gate = asyncio.Event()
 
     class Small:
         sensors = calf_session.sensors
 
         async def _run(self):
-            chunks = list(calf_session.chunks.values())
+            await gate.wait()
             for i0 in range(0, len(chunks[0]), 5):
                 for c in chunks:
                     yield c.slice(i0, i0 + 5)
                 await asyncio.sleep(0)
+            await asyncio.Event().wait()  # a live link: no end-of-stream frame
 
         def __aiter__(self):
             return self._run()
@@ -412,13 +418,25 @@ def test_chunks_are_not_drawn_per_packet(calf_session: Session) -> None:
         async def close(self) -> None:
             return None
 
+    n_items = 2 * len(range(0, len(chunks[0]), 5))
+    seen: dict[str, int] = {}
+
     async def script(w) -> None:
-        await until(lambda: w.coach.items_seen > 600, 20.0, "many chunks")
+        w.redraw_timer.stop()
+        frames0 = w.frames
+        gate.set()
+        await until(lambda: w.coach.items_seen == n_items and not w.busy(), 60.0, "all chunks")
+        seen["frames_during"] = w.frames - frames0
+        seen["drawn_before"] = len(w.latencies_s)
+        w.redraw_timer.start()
+        await until(lambda: w.frames > frames0 + 2, 60.0, "frames from the timer")
+        seen["drawn_after"] = len(w.latencies_s)
 
     r = run(Small(), script, mode="live")
-    assert r.frames > 0
-    assert r.frames < r.window.coach.items_seen / 5
-    # (the analysis outputs nothing before its calibration ends, ~15 s in: no latencies yet)
+    assert n_items > 1500
+    assert seen["frames_during"] == 0
+    assert seen["drawn_before"] == 0
+    assert seen["drawn_after"] > 100  # the rows after the calibration (~15 s in) are drawn
     assert all(math.isfinite(x) and x >= 0 for x in r.latencies_s)
 
 
@@ -457,7 +475,7 @@ def test_emulated_disconnect_shows_reconnecting_then_recovers() -> None:
     seen: list[str] = []
 
     async def script(w) -> None:
-        await until(lambda: w.coach.items_seen > 20, 10.0, "streaming")
+        await until(lambda: w.coach.items_seen > 20, 60.0, "streaming")
         await until(
             lambda: (
                 "Reconnecting" in w.status_label.text()
@@ -465,12 +483,12 @@ def test_emulated_disconnect_shows_reconnecting_then_recovers() -> None:
                     w.devices.table.item(0, 1).text() + "|" + w.devices.table.item(1, 1).text()
                 )
             ),
-            15.0,
+            60.0,
             "the reconnecting notice",
         )
         n = w.coach.items_seen
-        await until(lambda: "sensors back" in w.status_label.text(), 15.0, "recovery")
-        await until(lambda: w.coach.items_seen > n + 20, 10.0, "samples after the reconnect")
+        await until(lambda: "sensors back" in w.status_label.text(), 60.0, "recovery")
+        await until(lambda: w.coach.items_seen > n + 20, 60.0, "samples after the reconnect")
 
     w = run(source, script, mode="emulate").window
     assert any("reconnecting…" in s for s in seen)
@@ -484,7 +502,7 @@ def test_a_seek_during_next_rep_takes_over(calf_session: Session) -> None:
 
     async def script(w) -> None:
         w.next_rep()
-        await until(lambda: source.cursor_s >= 2.0, 10.0, "the run-on to start")
+        await until(lambda: source.cursor_s >= 2.0, 60.0, "the run-on to start")
         assert w.coach.reps == []  # the first rep is well after 2 s: still running on
         w.seek_to(1.0)
         await asyncio.sleep(0.3)  # the run-on would have moved ~30 s further by now
