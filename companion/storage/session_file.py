@@ -60,6 +60,7 @@ EVENTS_KEY = b"calf.events"
 CRC_KEY = b"calf.crc32"
 FLUSH_INTERVAL_S = 0.5  # crash-safety budget: a SIGKILL loses at most this much (plus one write)
 _ARROW_CONTINUATION = b"\xff\xff\xff\xff"
+_END_MARKER = _ARROW_CONTINUATION + b"\x00\x00\x00\x00"
 
 SCHEMA_FIELDS: list[pa.Field] = [
     pa.field("t_s", pa.float64(), nullable=False),
@@ -494,7 +495,9 @@ def load_session_with_report(path: str | os.PathLike[str]) -> tuple[Session, Loa
         try:
             batch, custom = reader.read_next_batch_with_custom_metadata()
         except StopIteration:
-            if offset >= size:  # ended on a message boundary but without the end marker
+            if not _ends_with_end_marker(path, src.tell()):
+                # ended on a message boundary (perhaps after a dictionary message) but
+                # without the end-of-stream marker: the writer was stopped there
                 _note_truncated(report, offset, batches)
             break
         except (pa.ArrowInvalid, OSError, pa.ArrowException) as exc:
@@ -571,6 +574,18 @@ def _note_truncated(report: LoadReport, offset: int, batches: list[pa.RecordBatc
     )
 
 
+def _ends_with_end_marker(path: Path, stop: int) -> bool:
+    """Whether the stream that stopped at byte ``stop`` ended with the end-of-stream marker."""
+    if stop < len(_END_MARKER):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(stop - len(_END_MARKER))
+            return fh.read(len(_END_MARKER)) == _END_MARKER
+    except OSError:
+        return False
+
+
 def _ends_mid_message(path: Path, offset: int, size: int, exc: BaseException) -> bool:
     """Whether the message at ``offset`` failed because the file ends inside it (truncation).
 
@@ -578,18 +593,32 @@ def _ends_mid_message(path: Path, offset: int, size: int, exc: BaseException) ->
     shorter than that, or Arrow says it ran out of bytes, the writer was stopped mid-write.
     Anything else (bytes present but wrong) is corruption.
     """
-    if offset + 8 > size:
-        return True
+    # A batch read may first read dictionary messages: walk every message from ``offset``
+    # and judge the one that failed (the last one reached).
     try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            prefix = fh.read(8)
-    except OSError:
+        data = pa.memory_map(str(path), "r").read_buffer()
+    except (OSError, pa.ArrowException):
         return False
-    if prefix[:4] == _ARROW_CONTINUATION:
-        meta_len = int.from_bytes(prefix[4:8], "little", signed=True)
-        if meta_len > 0 and offset + 8 + meta_len > size:
+    pos = offset
+    while True:
+        if pos + 8 > size:
             return True
+        prefix = data.slice(pos, 8).to_pybytes()
+        if prefix[:4] != _ARROW_CONTINUATION:
+            break
+        meta_len = int.from_bytes(prefix[4:8], "little", signed=True)
+        if meta_len <= 0:
+            break
+        if pos + 8 + meta_len > size:
+            return True
+        try:
+            message = pa.ipc.read_message(data.slice(pos))
+        except (pa.ArrowException, OSError):
+            break
+        nxt = pos + 8 + meta_len + message.body.size
+        if nxt > size:
+            return True
+        pos = nxt
     text = str(exc)
     return (
         "Expected to be able to read" in text
