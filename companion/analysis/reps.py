@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 __all__ = ["RepTracker"]
 
 _EXERCISE = {-1: "calf_raise", 1: "tibialis_raise"}
-_SETTLE_VEL_DPS = 3.0
-_SETTLE_S = 0.2
+_SETTLE_VEL_DPS = 1.0  # the lowering has ended: slower than this ...
+_SETTLE_S = 0.3  # ... for this long (the fit then sees the bottom, not a cut-off tail)
 _SETTLE_MAX_S = 0.8
 _BASE_TAU_S = 0.5
 _PUMP_GAP_S = 1.5
@@ -500,10 +500,13 @@ class RepTracker:
         if top_idx.size >= 3:
             top = x[top_idx]
             stopped = np.abs(vel[top_idx]) < _STOPPED_DPS
-            # A top where the ankle stops is a hold: the median of the top. Without
+            # A top where the ankle stops is a hold: the median of the stopped part. Without
             # a stop it is only a turnaround, where a median would sit below the peak.
             if stopped.sum() >= _STOPPED_TOP_S * rate:
-                lvl_top = float(np.nanmedian(top))
+                # The hold's own level: the slow ends of the rise and the lowering sit
+                # below it, and a level a few tenths low delays the fitted start of the
+                # lowering by ~0.15 s (minimum-jerk tails are flat).
+                lvl_top = float(np.nanmedian(top[stopped]))
             else:
                 lvl_top = float(np.nanpercentile(top, 90))
             i_top = int(top_idx[top_idx.size // 2])
@@ -575,6 +578,13 @@ class RepTracker:
             t_l0, t_l1, _ = fit_transition(
                 t[i_top:], x_fit[i_top:], level_from=lvl_top, level_to=lvl1
             )
+        elif math.isfinite(t_l1) and t_l1 > float(t[-1]):
+            # The fitted end lies past the last sample: the free bottom level was guessed
+            # from a cut-off tail. Refit to the level the ankle came to rest at.
+            lvl1 = float(np.nanmedian(x[max(ar, x.size - int(_SETTLE_S * rate)) :]))
+            t_l0, t_l1, _ = fit_transition(
+                t[i_top:], x_fit[i_top:], level_from=lvl_top, level_to=lvl1
+            )
         if not all(map(math.isfinite, (t_r1, t_l0, t_l1))):
             return
         if t_l1 - t_r0 < s.min_rep_s or t_l1 - t_l0 < s.min_lower_s:
@@ -624,7 +634,10 @@ class RepTracker:
         )
         self.set_reps.append(rep)
         self.t_last_lower_end = t_l1
-        self.i_last_end = i
+        # The next rep's window may start where this one's lowering ended (its rest then
+        # gives the next rise its starting level), not where it was measured.
+        k_end = i0 + int(np.searchsorted(t, t_l1, side="left"))
+        self.i_last_end = self.i_base = min(max(k_end, i0), i)
         # Phase labels for the per-sample channels.
         label = f"{rep.set_index}.{rep.rep_index}"
         for j in range(i0, i + 1):
