@@ -87,9 +87,9 @@ class AnalysisSettings:
     """At least this share of a rep's ankle excursion must come from the foot's pitch."""
     min_rep_s: float = 0.6
     """A rep faster than this from start to bottom is a twitch, not a rep, s."""
-    min_lower_s: float = 0.25
-    """A return to the bottom faster than this is a drop (stepping, losing balance), not a
-    rep, s."""
+    min_lower_s: float = 0.3
+    """A return to the bottom faster than this is a drop (stepping, losing balance, a heel
+    dropping off a step edge), not a rep, s."""
     max_rep_s: float = 20.0
     """A candidate rep longer than this is abandoned, s."""
     set_rest_s: float = 8.0
