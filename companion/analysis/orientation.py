@@ -197,7 +197,7 @@ class OrientationTracker:
         with paused_gc():
             bias_update = self._bias.update
             g_rows = [bias_update(g) for g in gyr.tolist()]
-            gyr_out = np.array(g_rows, dtype=np.float64).reshape(n, 3)
+            gyr_out = np.concatenate(g_rows).reshape(n, 3).astype(np.float64)
             if quat is None:
                 ahrs = self._ahrs
                 set_period = ahrs.set_sample_period
@@ -209,7 +209,7 @@ class OrientationTracker:
                     set_period(d)
                     fuse(g, a)
                     append(gravity())
-                up = np.array(u_rows, dtype=np.float64).reshape(n, 3)
+                up = np.concatenate(u_rows).reshape(n, 3).astype(np.float64)
         self._t_last_s = float(t[-1])
         if quat is not None:
             up = up_from_quaternion(quat)
