@@ -438,8 +438,7 @@ class RepTracker:
         elif x > self.x_settle_min + self.s.rep_on_deg:
             # The next rep left the bottom before this one settled (a short rest, or the
             # arrival seen late across a gap): measure this rep up to its turnaround at the
-            # bottom, then let the bottom logic start the new one at this row. (Only for a
-            # clear new excursion: half this rep's range and at least the smallest rep.)
+            # bottom, then let the bottom logic start the new one at this row.
             self._finalize(i, out, i_end=self.i_settle_min)
             if self.state == "bottom":
                 self._bottom(i, self.an._sag[i], v, 1.0 / self.s.output_rate_hz, out)
