@@ -196,7 +196,8 @@ class OrientationTracker:
         # and no cycles; the collector's passes over a long session's heap cost ~30 %).
         with paused_gc():
             bias_update = self._bias.update
-            g_rows = [bias_update(g) for g in gyr.tolist()]
+            # Column lists zipped into tuples (zip reuses its tuple: no per-row list).
+            g_rows = [bias_update(g) for g in zip(*(gyr[:, c].tolist() for c in range(3)))]
             gyr_out = np.concatenate(g_rows).reshape(n, 3).astype(np.float64)
             if quat is None:
                 ahrs = self._ahrs
@@ -205,7 +206,8 @@ class OrientationTracker:
                 gravity = ahrs.get_gravity
                 u_rows = []
                 append = u_rows.append
-                for d, g, a in zip(dt.tolist(), g_rows, acc_g.tolist(), strict=True):
+                acc_rows = zip(*(acc_g[:, c].tolist() for c in range(3)))
+                for d, g, a in zip(dt.tolist(), g_rows, acc_rows, strict=True):
                     set_period(d)
                     fuse(g, a)
                     append(gravity())
