@@ -2,12 +2,12 @@
 """Benchmark ``companion score``: one long session, then many files in parallel.
 
     .venv/bin/python tools/bench_score.py [--duration-s 3600] [--files 20] [--jobs 0]
-                                          [--feed-s 600] [--feed-rate-hz 200]
+                                          [--repeat 3] [--feed-s 600] [--feed-rate-hz 200]
 
 1. Simulates a two-sensor 100 Hz session of ``--duration-s`` (the built-in ``calf-raises``
    scenario repeated) and times each stage of scoring it: the motion analysis (both
-   sensors, the streaming engine), the scoring proper (``score_session`` given the
-   analysis), the renderers and the PNG.
+   sensors, the streaming engine; best of ``--repeat`` runs), the scoring proper
+   (``score_session`` given the analysis), the renderers and the PNG.
 2. Writes the session once and links it ``--files`` times into a temporary folder, then
    scores the folder with ``score_many`` (what ``companion score DIR`` runs:
    ``ProcessPoolExecutor``, spawn) and
@@ -114,6 +114,7 @@ def main() -> int:
     ap.add_argument("--files", type=int, default=20)
     ap.add_argument("--jobs", type=int, default=0, help="workers (0 = all cores)")
     ap.add_argument("--scenario", default="calf-raises")
+    ap.add_argument("--repeat", type=int, default=3, help="analysis runs (best of N)")
     ap.add_argument("--feed-s", type=float, default=600.0, help="live feed session, s (0 = skip)")
     ap.add_argument("--feed-rate-hz", type=float, default=200.0)
     args = ap.parse_args()
@@ -137,9 +138,14 @@ def main() -> int:
     )
     plan = load_builtin_preset("seed")
 
-    t0, c0 = time.perf_counter(), time.process_time()
-    per_side = analyze_sides(session, plan)
-    t_analysis, c_analysis = time.perf_counter() - t0, time.process_time() - c0
+    walls, cpus = [], []
+    for _ in range(max(1, args.repeat)):
+        t0, c0 = time.perf_counter(), time.process_time()
+        per_side = analyze_sides(session, plan)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    # Best of N: the shared machine only ever makes a run slower.
+    t_analysis, c_analysis = min(walls), min(cpus)
     t0, c0 = time.perf_counter(), time.process_time()
     doc = score_session(session, plan, analysis=per_side, file="bench.calf")
     t_score, c_score = time.perf_counter() - t0, time.process_time() - c0
@@ -157,7 +163,9 @@ def main() -> int:
             f"({doc['summary']['reps_done']} reps scored):"
         )
         print(
-            f"  analysis (orientation, angles, reps)  {t_analysis:7.2f} s  (CPU {c_analysis:.2f} s)"
+            f"  analysis (orientation, angles, reps)  {t_analysis:7.2f} s  "
+            f"(CPU {c_analysis:.2f} s; best of {len(walls)}, "
+            f"CPU median {sorted(cpus)[len(cpus) // 2]:.2f} s)"
         )
         print(f"  scoring (score_session given analysis) {t_score:7.3f} s  (CPU {c_score:.3f} s)")
         print(f"  table + JSON + CSV                     {t_render:7.3f} s")
