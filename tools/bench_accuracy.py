@@ -45,7 +45,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data"
 
-EXERCISE_SCENARIOS = ("calf-raises", "calf-raises-rushed", "tibialis-raises")
+EXERCISE_SCENARIOS = ("calf-raises", "calf-raises-rushed", "tibialis-raises", "heel-rise-test")
 STRETCH_SCENARIOS = ("stretch-straight", "stretch-bent", "stretch-bouncing", "stretch-knee-in")
 NEGATIVE_SCENARIOS = ("walking", "standing-still", "squats", "lunge-test")
 
@@ -420,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=34,
         help="seeds of the exercise scenarios under realistic faults for the rep-count claim "
-        "(34 seeds x 3 scenarios = 102 sets; 0 = skip)",
+        "(34 seeds x 4 scenarios = 136 sets; 0 = skip)",
     )
     args = ap.parse_args(argv)
     t0 = time.time()
