@@ -236,7 +236,7 @@ class PacingCue(_Painted):
         if self.phase == "done":
             return "Session done: the report is on the left (S toggles it)"
         if self.phase == "calibrating":
-            return "Calibrating: follow the steps above the plot"
+            return "Calibrating: see above"
         return "Ready: rise when you are"
 
     @property
