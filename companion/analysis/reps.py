@@ -44,7 +44,11 @@ __all__ = ["RepTracker"]
 _EXERCISE = {-1: "calf_raise", 1: "tibialis_raise"}
 _SETTLE_VEL_DPS = 1.0  # the lowering has ended: slower than this ...
 _SETTLE_S = 0.3  # ... for this long (the fit then sees the bottom, not a cut-off tail)
-_SETTLE_MAX_S = 0.8
+_SETTLE_MAX_S = 0.8  # ... or at most this long after the arrival near the bottom, and at
+_SETTLE_TAIL_SHARE = 0.8  # least this share of the time from the lowering's detection to it
+# (a slow lowering's minimum-jerk tail, from 85 % of the way down to its end, lasts ~0.8 times
+# the time from 25 % to 85 %: measured at a fixed 0.8 s, a 4 s lowering's fit saw a cut-off
+# tail and came out 0.4-0.8 s short).
 _BASE_TAU_S = 0.5
 _PUMP_GAP_S = 1.5
 _PUMP_LOOKBACK_S = 1.0
@@ -96,6 +100,8 @@ class RepTracker:
         self.peak = 0.0
         self.i_peak = 0
         self.i_arrive = 0
+        self.i_down = 0
+        self.settle_max_s = _SETTLE_MAX_S
         self.i_slow = -1
         self.x_settle_min = 0.0
         self.i_settle_min = 0
@@ -386,6 +392,7 @@ class RepTracker:
             out.append(PhaseChanged(t_s=t, phase="hold", exercise=_EXERCISE[self.d]))
         if x < self.peak - max(3.0, 0.25 * self.peak):
             self.state = "down"
+            self.i_down = i
             out.append(PhaseChanged(t_s=t, phase="lower", exercise=_EXERCISE[self.d]))
 
     def _down(self, i: int, a: float, v: float, out: list[AnalysisEvent]) -> None:
@@ -415,6 +422,9 @@ class RepTracker:
         if x <= max(2.0, 0.15 * self.peak) and abs(v) < self.s.plateau_vel_dps:
             self.state = "settle"
             self.i_arrive = i
+            self.settle_max_s = max(
+                _SETTLE_MAX_S, _SETTLE_TAIL_SHARE * (t - self.an._t[self.i_down])
+            )
             self.i_slow = -1
             self.x_settle_min, self.i_settle_min = x, i
             out.append(PhaseChanged(t_s=t, phase="rest", exercise=_EXERCISE[self.d]))
@@ -449,7 +459,7 @@ class RepTracker:
         else:
             self.i_slow = -1
         if (self.i_slow >= 0 and t - self.an._t[self.i_slow] >= _SETTLE_S) or (
-            t - self.an._t[self.i_arrive] >= _SETTLE_MAX_S
+            t - self.an._t[self.i_arrive] >= self.settle_max_s
         ):
             self._finalize(i, out)
 

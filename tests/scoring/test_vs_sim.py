@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 sim = pytest.importorskip(
@@ -182,15 +182,20 @@ def test_real_calf_raise_curves_score_one_rep(name):
 
 
 @settings(
-    max_examples=4,
+    max_examples=6,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
-    # Fixed examples: about 1 random session in 20 has a rep whose phase split is off by
-    # 0.3-0.4 s (seeds 587, 952158461, 429497919; reported to the analysis), and a test
-    # that fails one run in five blocks CI. The examples still vary seed, hold and lowering.
+    # Still fixed examples: the slow-lowering cause of the reported failures is fixed (a
+    # 4 s lowering was measured before its tail ended; 57 of 300 random sessions failed
+    # this test before, 11 of 900 after), but the ~1 % left (one rep's phase split off by
+    # 0.2-0.8 s where the measured angle creeps a few tenths during the top hold) would
+    # still fail ~7 % of random runs. The reported seeds are pinned below.
     derandomize=True,
     database=None,
 )
+@example(seed=587, hold=0.0, lower=3.25)
+@example(seed=952158461, hold=0.0, lower=4.2)
+@example(seed=429497919, hold=1.0, lower=4.2)
 @given(
     seed=st.integers(0, 2**31 - 1),
     hold=st.floats(0.0, 1.6),
