@@ -34,7 +34,7 @@ from companion.analysis.events import (
 )
 from companion.analysis.events import Rep as Rep
 from companion.analysis.holds import HoldTracker
-from companion.analysis.orientation import OrientationTracker, paused_gc
+from companion.analysis.orientation import OrientationTracker, paused_gc, run_beside
 from companion.analysis.reps import RepTracker
 from companion.analysis.settings import DEFAULT_SETTINGS, AnalysisSettings
 from companion.model import GRAVITY_M_S2, ImuChunk, Segment, Session
@@ -141,6 +141,29 @@ class _SensorStream:
 
     def add(self, chunk: ImuChunk) -> None:
         self._append(*self.tracker.update(chunk))
+
+    def whole_beside(self, chunk: ImuChunk):
+        """Batch only: start this sensor's whole recording (``chunk``, then the end of the
+        recording) in a child process where that wins (:func:`run_beside`); the returned
+        ``collect()`` adds the samples, exactly as :meth:`add` then :meth:`flush` would."""
+        tracker = self.tracker
+
+        def job():
+            parts = (tracker.update(chunk), tracker.flush())
+            return parts, tracker.initial_offset_dps
+
+        result = run_beside(job, len(chunk))
+
+        def collect() -> None:
+            parts, offset = result()
+            for p in parts:
+                self._append(*p)
+            # The tracker here has seen nothing: mark it as past its priming, so that a
+            # later flush() (finish) adds nothing, as after the in-process path.
+            tracker._pending = None
+            tracker.initial_offset_dps = offset
+
+        return collect
 
     def flush(self) -> None:
         self._append(*self.tracker.flush())
@@ -1020,8 +1043,21 @@ def analyze_session(
     )
     cs, cf = session.chunks[sh.sensor_id], session.chunks[ft.sensor_id]
     events: list[AnalysisEvent] = []
-    events += an.feed(cs)
-    events += an.feed(cf)
+    if len(cf) and cf.placement.side.value == an.side:
+        # The foot's AHRS loop runs beside the shin's (a child process, where that wins);
+        # the samples are the same, so are the events (``feed`` of the foot = add + advance).
+        collect = an._foot.whole_beside(cf)
+        try:
+            events += an.feed(cs)
+        finally:
+            collect()  # always reaps the child
+        out: list[AnalysisEvent] = []
+        an._advance(out)
+        an._events.extend(out)
+        events += out
+    else:
+        events += an.feed(cs)
+        events += an.feed(cf)
     events += an.finish()
     reps = [e.rep for e in events if isinstance(e, RepCompleted)]
     sets = [e.set for e in events if isinstance(e, SetCompleted)]

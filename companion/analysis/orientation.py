@@ -14,7 +14,12 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-from collections.abc import Iterator
+import multiprocessing
+import os
+import pickle
+import threading
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import imufusion
 import numpy as np
@@ -22,7 +27,7 @@ import numpy as np
 from companion.analysis.settings import AnalysisSettings
 from companion.model import GRAVITY_M_S2, ImuChunk
 
-__all__ = ["OrientationTracker", "up_from_quaternion"]
+__all__ = ["OrientationTracker", "run_beside", "up_from_quaternion"]
 
 
 _PRIME_S = 1.0  # samples held back to find a still start, s
@@ -220,6 +225,66 @@ class OrientationTracker:
         if not math.isfinite(float(up.sum())):
             up = np.nan_to_num(up)
         return t, up, gyr_out, acc
+
+
+_BESIDE_MIN_SAMPLES = 60_000  # below this the fork and the transfer cost more than they save
+
+
+_T = TypeVar("_T")
+
+
+def run_beside(job: Callable[[], _T], n_samples: int) -> Callable[[], _T]:
+    """Start ``job`` in a forked child process when that can win; returns a ``result()``
+    callable that gives ``job()``'s return value (and runs it here when it was not forked).
+
+    For a batch analysis the two sensors' AHRS loops (imufusion has no batch API and holds
+    the interpreter) can run at once. The child is forked only where it is safe and useful:
+    a POSIX fork, a single-threaded process (no Qt/BLE threads whose locks a child could
+    inherit), not inside a multiprocessing worker (scoring many files already keeps every
+    core busy), more than one CPU, and a long enough recording. Any failure in the child
+    falls back to computing here, so the result never depends on which path ran.
+    """
+    if (
+        not hasattr(os, "fork")
+        or n_samples < _BESIDE_MIN_SAMPLES
+        or (os.cpu_count() or 1) < 2
+        or threading.active_count() != 1
+        or multiprocessing.current_process().daemon
+        or multiprocessing.parent_process() is not None
+    ):
+        return job
+    try:
+        r, w = os.pipe()
+    except OSError:
+        return job
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        return job
+    if pid == 0:  # pragma: no cover - the child (its coverage is not collected)
+        code = 0
+        try:
+            os.close(r)
+            data = pickle.dumps(job(), protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(w, "wb") as fh:
+                fh.write(data)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+
+    def result() -> _T:
+        with os.fdopen(r, "rb") as fh:
+            data = fh.read()
+        _, status = os.waitpid(pid, 0)
+        if status != 0 or not data:
+            return job()
+        return pickle.loads(data)
+
+    return result
 
 
 @contextlib.contextmanager
