@@ -3,7 +3,6 @@ recordings replayed in the window against `companion score`."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,6 @@ from companion.storage import load_session
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDINGS = REPO / "recordings"
-SLOW = os.environ.get("COMPANION_SLOW_TESTS") == "1"
-FAST_RECORDINGS = {
-    "stretch-bouncing.calf",
-    "stretch-knee-in.calf",
-    "stretch-straight.calf",
-    "stretch-bent.calf",
-}
 
 
 def test_no_display_says_so_in_one_line_and_points_at_score(
@@ -113,16 +105,8 @@ def test_replay_command_to_the_end_shows_the_report(tmp_path: Path, capsys) -> N
 
 def _bundled() -> list:
     files = sorted(RECORDINGS.glob("*.calf")) if RECORDINGS.is_dir() else []
-    return [
-        pytest.param(
-            f,
-            id=f.name,
-            marks=[]
-            if f.name in FAST_RECORDINGS or SLOW
-            else [pytest.mark.skip(reason="long recording: run with COMPANION_SLOW_TESTS=1")],
-        )
-        for f in files
-    ]
+    assert files, f"no bundled recordings in {RECORDINGS}"
+    return [pytest.param(f, id=f.name) for f in files]
 
 
 @pytest.mark.parametrize("path", _bundled())
