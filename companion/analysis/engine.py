@@ -710,6 +710,11 @@ class SessionAnalyzer:
     sampling_rate_hz
         Nominal sensor rate used to configure imufusion (the measured sample period is fed
         per sample); 100 Hz when not given.
+    angles_only
+        Compute only orientation, calibration and the per-sample angles: no rep or hold
+        detection (so no phase fits). The live window draws such an analyzer's rows while the
+        full one may still be measuring a rep; the rows are the same (the trackers only read
+        the angle channels), the rep/phase label channels stay empty.
 
     ``feed(chunk)`` returns the events the new data completed; ``finish()`` flushes the end
     of the recording. ``frames_since_last()`` and ``frames()`` give the per-sample angles.
@@ -723,6 +728,7 @@ class SessionAnalyzer:
         calibration: Calibration | None = None,
         exercise_hint: str | None = None,
         sampling_rate_hz: float = 100.0,
+        angles_only: bool = False,
     ) -> None:
         if side not in ("left", "right"):
             msg = f"side must be 'left' or 'right', got {side!r}"
@@ -760,8 +766,14 @@ class SessionAnalyzer:
         self._events: list[AnalysisEvent] = []
         self._blk: _Cols | None = None
         self._blk_i0 = 0
-        self._reps = RepTracker(settings, exercise_hint, self)
-        self._holds = HoldTracker(settings, exercise_hint, self)
+        self.angles_only = bool(angles_only)
+        self._reps: RepTracker | _NoTracking
+        self._holds: HoldTracker | _NoTracking
+        if self.angles_only:
+            self._reps, self._holds = _NoTracking(), _NoTracking()
+        else:
+            self._reps = RepTracker(settings, exercise_hint, self)
+            self._holds = HoldTracker(settings, exercise_hint, self)
         self._finished = False
         self.n_invalid_rows = 0
 
@@ -994,6 +1006,16 @@ class _Cols:
 
 
 _CAL_SLICE_ROWS = 256  # rows converted at a time for the per-row calibration
+
+
+class _NoTracking:
+    """Stands in for the rep and hold trackers of an ``angles_only`` analyzer."""
+
+    def update_block(self, i0: int, i1: int, out: list[AnalysisEvent]) -> None:
+        return None
+
+    def finish(self, out: list[AnalysisEvent]) -> None:
+        return None
 
 
 def analyze_session(

@@ -302,39 +302,22 @@ def default_analyzer_factory(
     )
 
 
-def _nothing(*args: object, **kwargs: object) -> None:
-    return None
-
-
-class _NoDetection:
-    """Stands in for the rep and hold trackers of a preview analyzer: every method the
-    engine calls on them (``update``, ``update_block``, ``finish``, …) does nothing, so no
-    events and no fits."""
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return _nothing
-
-
 def default_preview_factory(
     side: str, exercise_hint: str | None, sampling_rate_hz: float = 100.0
 ) -> Analyzer | None:
-    """A :class:`~companion.analysis.SessionAnalyzer` that computes only the per-sample
-    angles (orientation, calibration, angles) and detects no reps or holds, so it never runs
-    a phase fit. Its rows equal the full analyzer's (the trackers only *read* the channels;
-    ``tests/ui/test_coach.py`` checks it on a simulated session), and the window draws them
-    while the full analysis may still be fitting a rep. None when the analyzer has no
-    trackers to stand in for (the window then draws the full analysis' rows)."""
+    """A :class:`~companion.analysis.SessionAnalyzer` with ``angles_only=True``: it computes
+    the per-sample angles (orientation, calibration, angles) and detects no reps or holds, so
+    it never runs a phase fit. Its rows equal the full analyzer's (``tests/ui/test_coach.py``
+    checks it on a simulated session), and the window draws them while the full analysis may
+    still be fitting a rep."""
     from companion.analysis import SessionAnalyzer
 
-    an = SessionAnalyzer(side=side, exercise_hint=exercise_hint, sampling_rate_hz=sampling_rate_hz)
-    # The engine has no public switch for "angles only" yet: replace its two trackers.
-    if not all(hasattr(an, name) for name in ("_reps", "_holds", "frames_since_last")):
-        return None
-    an._reps = _NoDetection()  # type: ignore[assignment]
-    an._holds = _NoDetection()  # type: ignore[assignment]
-    return an  # type: ignore[no-any-return]
+    return SessionAnalyzer(  # type: ignore[no-any-return]
+        side=side,
+        exercise_hint=exercise_hint,
+        sampling_rate_hz=sampling_rate_hz,
+        angles_only=True,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
