@@ -315,7 +315,7 @@ def encoder_logs() -> list[str]:
 def mocap_trials() -> list[str]:
     from companion.analysis import analyze_session
     from companion.errors import CompanionError
-    from companion.sim import from_angle_curve, load_mocap_trial
+    from companion.sim import from_angle_curve, heel_events, load_mocap_trial
 
     root = DATA / "calf_raise_mocap_loadsol"
     if not root.is_dir():
@@ -350,22 +350,11 @@ def mocap_trials() -> list[str]:
             # marks no heel-off / heel-on.
             lines.append(f"{p.name:<16} {surface:<5} {desc}")
             continue
-        heel = tr.heel_force_n
-        base = float(np.nanmedian(heel[: int(0.5 * 100)]))
-        thr = max(10.0, 0.1 * base)
-        low = np.nan_to_num(heel, nan=np.inf) < thr
-        # The heel-off interval is the longest run of unloaded heel.
-        best, cur, best_end = 0, 0, -1
-        for k, flag in enumerate(low.tolist()):
-            cur = cur + 1 if flag else 0
-            if cur > best:
-                best, best_end = cur, k
-        if best == 0:
+        events = heel_events(tr)
+        if events is None:
             lines.append(f"{p.name:<16} {surface:<5} {desc}  (no heel-off in the force)")
             continue
-        k0, k1 = best_end - best + 1, best_end + 1
-        t_off = float(tr.t_s[k0]) - off
-        t_on = float(tr.t_s[min(k1, heel.size - 1)]) - off
+        t_off, t_on = events[0] - off, events[1] - off
         if r is None:
             lines.append(f"{p.name:<16} {surface:<5} {desc}  heel-off {t_off:5.2f} s")
             continue

@@ -70,7 +70,7 @@ samples are ``session.gaps`` with reason ``"dropped"`` (the chunk's ``counter`` 
 
 from companion.sim.faults import SensorErrors, SensorFaults
 from companion.sim.kinematics import Body
-from companion.sim.mocap import load_mocap_trial
+from companion.sim.mocap import heel_events, load_mocap_trial
 from companion.sim.scenario import Scenario, list_scenarios
 from companion.sim.simulator import from_angle_curve, simulate
 from companion.sim.stream import SimulatedStream
@@ -83,6 +83,7 @@ __all__ = [
     "SimulatedStream",
     "from_angle_curve",
     "list_scenarios",
+    "heel_events",
     "load_mocap_trial",
     "simulate",
 ]

@@ -15,7 +15,7 @@ import numpy as np
 
 from companion.errors import ImportFormatError
 
-__all__ = ["MocapTrial", "load_mocap_trial"]
+__all__ = ["MocapTrial", "heel_events", "load_mocap_trial"]
 
 _REQUIRED = ("Time[secs]", "RAnkleFlexion", "RAnkleInversion", "Heel Force[N]", "Grounded")
 
@@ -87,3 +87,29 @@ def load_mocap_trial(path: str | Path) -> MocapTrial:
         heel_force_n=column("Heel Force[N]"),
         grounded=bool(column("Grounded")[0] == 1.0),
     )
+
+
+def heel_events(trial: MocapTrial) -> tuple[float, float] | None:
+    """Heel-off and heel-on times (trial clock, s) from the heel insole, or ``None``.
+
+    The heel is unloaded while its force is below 10 % of the standing force (median of
+    the first 0.5 s, at least 10 N); heel-off is the first sample of the longest unloaded
+    run, heel-on the first loaded sample after it. On a box (not ``grounded``) the heel
+    hangs free and reads ~0 throughout: no events (``None``), as when no run exists.
+    """
+    if not trial.grounded:
+        return None
+    heel = trial.heel_force_n
+    n_base = max(1, round(0.5 / float(np.median(np.diff(trial.t_s)))))
+    base = float(np.nanmedian(heel[:n_base]))
+    low = np.nan_to_num(heel, nan=np.inf) < max(10.0, 0.1 * base)
+    best = cur = 0
+    best_end = -1
+    for k, flag in enumerate(low.tolist()):
+        cur = cur + 1 if flag else 0
+        if cur > best:
+            best, best_end = cur, k
+    if best == 0:
+        return None
+    k0, k1 = best_end - best + 1, best_end + 1
+    return float(trial.t_s[k0]), float(trial.t_s[min(k1, heel.size - 1)])

@@ -68,3 +68,59 @@ def test_real_calf_raise_counts_one_rep(name: str, surface: str) -> None:
         t_on = float(trial.t_s[run[-1] + 1]) - off
         assert rep.t_start_s == pytest.approx(t_off, abs=0.25)
         assert rep.t_lower_end_s == pytest.approx(t_on, abs=0.25)
+
+
+_GROUNDED = sorted(p.stem for p in MOCAP.glob("Subject*G.csv")) if MOCAP.is_dir() else []
+
+
+@pytest.mark.skipif(not _GROUNDED, reason=f"real mocap data not found at {MOCAP}")
+@pytest.mark.parametrize("name", _GROUNDED)
+def test_rise_and_lowering_match_the_heel_insole_within_0_1_s(name: str) -> None:
+    """Issue 5's done-when on every floor trial: the rise starts within 0.1 s of the
+    insole's heel-off and the lowering ends within 0.1 s of its heel-on."""
+    sim = pytest.importorskip("companion.sim", reason="the simulator is not available")
+    trial = sim.load_mocap_trial(MOCAP / f"{name}.csv")
+    events = sim.heel_events(trial)
+    assert events is not None
+    off = float(trial.t_s[0]) - 4.0  # session time = trial time - t0 + 4 s
+    ses = sim.from_angle_curve(
+        trial.t_s, trial.flexion_deg, exercise="calf_raise", seed=1, surface="floor"
+    )
+    (rep,) = analyze_session(ses).reps
+    assert rep.t_start_s == pytest.approx(events[0] - off, abs=0.1)
+    assert rep.t_lower_end_s == pytest.approx(events[1] - off, abs=0.1)
+
+
+def test_heel_events_from_a_synthetic_insole() -> None:
+    sim = pytest.importorskip("companion.sim", reason="the simulator is not available")
+    t = np.arange(500) / 100.0
+    force = np.full(500, 200.0)
+    force[120:125] = 5.0  # a brief unloading (a wobble) ...
+    force[200:380] = 3.0  # ... and the heel-off interval, the longest run
+    trial = sim.mocap.MocapTrial(
+        path="synthetic",
+        t_s=t,
+        flexion_deg=np.zeros(500),
+        inversion_deg=np.zeros(500),
+        heel_force_n=force,
+        grounded=True,
+    )
+    assert sim.heel_events(trial) == (2.0, 3.8)
+    step = sim.mocap.MocapTrial(
+        path="synthetic",
+        t_s=t,
+        flexion_deg=np.zeros(500),
+        inversion_deg=np.zeros(500),
+        heel_force_n=np.zeros(500),
+        grounded=False,
+    )
+    assert sim.heel_events(step) is None
+    flat = sim.mocap.MocapTrial(
+        path="synthetic",
+        t_s=t,
+        flexion_deg=np.zeros(500),
+        inversion_deg=np.zeros(500),
+        heel_force_n=np.full(500, 200.0),
+        grounded=True,
+    )
+    assert sim.heel_events(flat) is None
