@@ -65,6 +65,7 @@ _DIP_MIN_DEG = 1.5  # ... and counts when it goes this far past the level before
 _DIP_REF_END_S = 0.6  # that level: the median from _DIP_LOOKBACK_S to this long before the dip
 _DIP_REF_MIN_ROWS = 5  # ... over at least this many rows (else no dip is looked for)
 _DIP_SMOOTH_S = 0.2  # the dip's turnaround: the deepest point of its 0.2-s centred moving mean
+_CREEP_MIN_DEG = 0.1  # a hold whose level creeps more than this: each end has its own level
 _FAST_WINDOW = 512  # rows examined per fast-path step (block processing)
 _SLOW_BURST = 24  # rows taken one by one when a fast path made no progress
 
@@ -522,6 +523,7 @@ class RepTracker:
         peak_x = float(np.nanmax(x[c : ar + 1]))
         top_mask = slow[c : ar + 1] & (x[c : ar + 1] >= lvl0 + 0.7 * (peak_x - lvl0))
         top_idx = np.flatnonzero(top_mask) + c
+        lvl_in = lvl_out = math.nan
         if top_idx.size >= 3:
             top = x[top_idx]
             stopped = np.abs(vel[top_idx]) < _STOPPED_DPS
@@ -532,6 +534,23 @@ class RepTracker:
                 # below it, and a level a few tenths low delays the fitted start of the
                 # lowering by ~0.15 s (minimum-jerk tails are flat).
                 lvl_top = float(np.nanmedian(top[stopped]))
+                # The measured angle can creep a few tenths of a degree during a hold
+                # while the orientation filter settles after a fast rise (gyro scale
+                # error, accelerometer bias). Minimum-jerk starts are so flat that a
+                # 0.02-deg level error moves a fitted boundary by ~0.1 s: where the hold
+                # creeps, the rise ends at the hold's starting level and the lowering
+                # leaves from its final level (a line through the stopped part).
+                # Realistic x34 seeds: lowering within 0.1 s 98.3 -> 99.1 %, top hold
+                # 99.2 -> 99.6 %; random-tempo sessions with a phase off by > 0.15 s 24
+                # -> 11 of 300.
+                ts, ys = t[top_idx][stopped], top[stopped]
+                fin = np.isfinite(ys)
+                if fin.sum() >= 5:
+                    ts, ys = ts[fin] - ts[fin][0], ys[fin]
+                    slope, start = np.polyfit(ts, ys, 1)
+                    creep = float(slope * ts[-1])
+                    if abs(creep) > _CREEP_MIN_DEG:
+                        lvl_in, lvl_out = float(start), float(start + creep)
             else:
                 lvl_top = float(np.nanpercentile(top, 90))
             i_top = int(top_idx[top_idx.size // 2])
@@ -540,6 +559,8 @@ class RepTracker:
             lvl_top = peak_x
         lvl1 = float(x[-1])
         rom = lvl_top - lvl0
+        if not math.isfinite(lvl_in):
+            lvl_in = lvl_out = lvl_top
         if rom < s.rep_min_rom_deg:
             return
         # Which segment moved: the foot must carry the excursion, the shin stay still.
@@ -557,7 +578,7 @@ class RepTracker:
         # opposite excursion is already under way, or the previous one just ended.
         opposite_now = float(x[-1]) < lvl0 - s.rep_on_deg
         t_r0, t_r1, _ = fit_transition(
-            t[: i_top + 1], x_fit[: i_top + 1], level_from=lvl0, level_to=lvl_top
+            t[: i_top + 1], x_fit[: i_top + 1], level_from=lvl0, level_to=lvl_in
         )
         j0 = max(0, self.i_cross - int((_PUMP_GAP_S + 1.0) * rate))
         back = [
@@ -601,19 +622,19 @@ class RepTracker:
         lo = float(np.nanmin(tail)) - 0.05 * rom
         hi = float(np.nanmax(tail))
         t_l0, t_l1, lvl1 = fit_transition(
-            t[i_top:], x_fit[i_top:], level_from=lvl_top, level_to=lvl1, free="to"
+            t[i_top:], x_fit[i_top:], level_from=lvl_out, level_to=lvl1, free="to"
         )
         if not lo <= lvl1 <= hi:
             lvl1 = min(max(lvl1, lo), hi)
             t_l0, t_l1, _ = fit_transition(
-                t[i_top:], x_fit[i_top:], level_from=lvl_top, level_to=lvl1
+                t[i_top:], x_fit[i_top:], level_from=lvl_out, level_to=lvl1
             )
         elif math.isfinite(t_l1) and t_l1 > float(t[-1]):
             # The fitted end lies past the last sample: the free bottom level was guessed
             # from a cut-off tail. Refit to the level the ankle came to rest at.
             lvl1 = float(np.nanmedian(x[max(ar, x.size - int(_SETTLE_S * rate)) :]))
             t_l0, t_l1, _ = fit_transition(
-                t[i_top:], x_fit[i_top:], level_from=lvl_top, level_to=lvl1
+                t[i_top:], x_fit[i_top:], level_from=lvl_out, level_to=lvl1
             )
         if not all(map(math.isfinite, (t_r1, t_l0, t_l1))):
             return
