@@ -31,9 +31,14 @@ __all__ = ["OrientationTracker", "run_beside", "up_from_quaternion"]
 
 
 _PRIME_S = 1.0  # samples held back to find a still start, s
-_GAP_PERIODS = 1.5  # a sample period longer than this many nominal ones is a gap
 _PRIME_STILL_DPS = 2.0  # ... still when every sample is within this of the mean rate
 _PRIME_ACC_TOL_M_S2 = 0.5  # ... and |acc| within this of g
+_GAP_PERIODS = 1.5  # a sample period longer than this many nominal ones is a gap
+_SNAP_GAP_S = 0.3  # after a gap longer than this (measured: from 0.1 or 0.2 s the steps
+# the snap puts into rest levels cost more rep timing than the bridge errors it removes) ...
+_SNAP_WINDOW_S = 1.0  # ... the first still sample within this time ...
+_SNAP_STILL_DPS = 3.0  # ... (every rate axis below this ...
+_SNAP_ACC_TOL_G = 0.03  # ... and |acc| within this of 1 g) gives the tilt
 
 
 def up_from_quaternion(q_wxyz: np.ndarray) -> np.ndarray:
@@ -104,6 +109,7 @@ class OrientationTracker:
         )
         self._t_last_s: float | None = None
         self._g_prev: np.ndarray | None = None  # the last corrected rate (bridges gaps)
+        self._snap_s = 0.0  # time left to take the tilt from a still sample after a gap
         self._pending: list[tuple] | None = []
         self._pending_t_last: float | None = None
         self.initial_offset_dps: tuple[float, float, float] | None = None
@@ -210,12 +216,14 @@ class OrientationTracker:
                 ahrs = self._ahrs
                 set_period = ahrs.set_sample_period
                 fuse = ahrs.update_no_magnetometer
+                set_quaternion = ahrs.set_quaternion
                 gravity = ahrs.get_gravity
                 u_rows = []
                 append = u_rows.append
                 acc_rows = zip(*(acc_g[:, c].tolist() for c in range(3)))
                 gap_dt = _GAP_PERIODS * nominal
                 g_prev = self._g_prev
+                snap_s = self._snap_s
                 for d, g, a in zip(dt.tolist(), g_rows, acc_rows, strict=True):
                     if d > gap_dt and g_prev is not None:
                         # Samples were lost: bridge the gap in nominal steps on the
@@ -223,6 +231,8 @@ class OrientationTracker:
                         # side, no accelerometer: none was measured). One long step fed the
                         # post-gap specific force for the whole gap: a 0.27 s gap in a
                         # lowering tilted the foot 0.7 deg (now < 0.05 deg).
+                        if d > _SNAP_GAP_S:
+                            snap_s = _SNAP_WINDOW_S
                         k = round(d / nominal)
                         d = d / k
                         set_period(d)
@@ -231,9 +241,24 @@ class OrientationTracker:
                             fuse((1.0 - w) * g_prev + w * g, gravity())
                     set_period(d)
                     fuse(g, a)
+                    if snap_s > 0.0:
+                        # A long gap can hide the end of a movement, which the bridge
+                        # cannot know (a 0.45 s gap over the end of a rise: up to 5 deg
+                        # off). At the first still sample after it, the tilt is the
+                        # measured one.
+                        snap_s -= d
+                        if (
+                            abs(g[0]) < _SNAP_STILL_DPS
+                            and abs(g[1]) < _SNAP_STILL_DPS
+                            and abs(g[2]) < _SNAP_STILL_DPS
+                            and abs(math.hypot(*a) - 1.0) < _SNAP_ACC_TOL_G
+                        ):
+                            set_quaternion(_quat_up_to_z(np.asarray(a)))
+                            snap_s = 0.0
                     append(gravity())
                     g_prev = g
                 self._g_prev = g_prev
+                self._snap_s = snap_s
                 up = np.concatenate(u_rows).reshape(n, 3).astype(np.float64)
         self._t_last_s = float(t[-1])
         if quat is not None:
