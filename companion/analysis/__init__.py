@@ -16,7 +16,8 @@ calibration=None) -> AnalysisResult``
     ``.reps``, ``.sets``, ``.holds``, ``.warnings``, ``.channels`` (AngleFrame),
     ``.calibration`` (``.flagged_fallback``), ``.events``.
 Events (frozen dataclasses, all with ``t_s``): :class:`CalibrationDone`, :class:`RepStarted`,
-:class:`PhaseChanged`, :class:`RepCompleted` (``.rep``), :class:`SetCompleted` (``.set``),
+:class:`PhaseChanged`, :class:`RepCompleted` (``.rep``), :class:`RepDiscarded` (``.reason``),
+:class:`SetCompleted` (``.set``),
 :class:`HoldStarted`, :class:`HoldUpdate`, :class:`HoldEnded` (``.hold``), :class:`Warning`
 (``kind``: ``bounce``, ``knee_in``, ``rushed_lowering``, ``calibration_fallback``,
 ``uncalibrated``).
@@ -49,6 +50,7 @@ from companion.analysis.events import (
     PhaseChanged,
     Rep,
     RepCompleted,
+    RepDiscarded,
     RepStarted,
     SetCompleted,
     SetSummary,
@@ -77,6 +79,7 @@ __all__ = [
     "PhaseChanged",
     "Rep",
     "RepCompleted",
+    "RepDiscarded",
     "RepStarted",
     "SessionAnalyzer",
     "SetCompleted",

@@ -158,6 +158,24 @@ class PhaseChanged(AnalysisEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RepDiscarded(AnalysisEvent):
+    """A started rep (:class:`RepStarted`) that is not counted: the movement was not a rep.
+
+    Every :class:`RepStarted` is followed by exactly one :class:`RepCompleted` or
+    :class:`RepDiscarded` (at the end of a recording too).
+    """
+
+    exercise: str
+    reason: str
+    """``too_small`` (below the minimum range), ``too_long`` (longer than ``max_rep_s``),
+    ``shin_moved`` (the shin moved with it: a squat, a lunge, a step), ``foot_still`` (the
+    foot did not carry the excursion), ``bottom_moved`` (the resting level moved, e.g. heels
+    dropping off a step edge), ``ankle_pump`` (toes up and heel up without a pause),
+    ``twitch`` (too short), ``gap`` (over 1 s of data missing inside it), ``no_data`` /
+    ``no_fit`` (its phases could not be measured), ``ended`` (the recording ended mid-rep)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RepCompleted(AnalysisEvent):
     rep: Rep
 

@@ -28,6 +28,7 @@ from companion.analysis.events import (
     PhaseChanged,
     Rep,
     RepCompleted,
+    RepDiscarded,
     RepStarted,
     SetCompleted,
     SetSummary,
@@ -153,7 +154,7 @@ class RepTracker:
                 self.state != "bottom"
                 and self.n_invalid > _MAX_GAP_IN_REP_S * self.s.output_rate_hz
             ):
-                self._abort(i)
+                self._abort(i, out, "gap")
             return
         self.n_invalid = 0
         a = an._sag[i]
@@ -395,13 +396,13 @@ class RepTracker:
         x = self._x(i)
         t = self.an._t[i]
         if not self._shin_ok(i) or t - self.an._t[self.i_cross] > self.s.max_rep_s:
-            self._abort(i)
+            self._abort(i, out, "too_long" if self._shin_ok(i) else "shin_moved")
             return
         if x > self.peak:
             self.peak, self.i_peak = x, i
         if self.peak < self.s.rep_min_rom_deg:
             if x < 0.5 * self.s.rep_on_deg:
-                self._abort(i)
+                self._abort(i, out, "too_small")
             return
         if not self.top_announced and abs(v) < self.s.plateau_vel_dps and x > 0.7 * self.peak:
             self.top_announced = True
@@ -415,7 +416,7 @@ class RepTracker:
         x = self._x(i)
         t = self.an._t[i]
         if not self._shin_ok(i) or t - self.an._t[self.i_cross] > self.s.max_rep_s:
-            self._abort(i)
+            self._abort(i, out, "too_long" if self._shin_ok(i) else "shin_moved")
             return
         if x > self.peak:
             self.peak, self.i_peak = x, i
@@ -428,7 +429,7 @@ class RepTracker:
             j = i
             while j > self.i_cross and self._x(j) < 0.0:
                 j -= 1
-            self._abort(i)
+            self._abort(i, out, "bottom_moved")
             self.i_base = max(0, j - int(self.s.output_rate_hz))
             self.b = self._rest_level(j)
             self.fb = self.an._foot_pitch[j]
@@ -479,7 +480,9 @@ class RepTracker:
         ):
             self._finalize(i, out)
 
-    def _abort(self, i: int) -> None:
+    def _abort(self, i: int, out: list[AnalysisEvent], reason: str) -> None:
+        if self.state != "bottom":
+            out.append(RepDiscarded(t_s=self.an._t[i], exercise=_EXERCISE[self.d], reason=reason))
         self.state = "bottom"
         self.n_still = 0
         self.i_base = i
@@ -487,7 +490,15 @@ class RepTracker:
     # ----------------------------------------------------------------------------------
     def _finalize(self, i_now: int, out: list[AnalysisEvent], i_end: int | None = None) -> None:
         """Measure the rep whose samples end at row ``i_end`` (default ``i_now``, the row
-        being processed, whose time stamps the events)."""
+        being processed, whose time stamps the events): a :class:`RepCompleted`, or a
+        :class:`RepDiscarded` saying why the movement was not a rep."""
+        ex = _EXERCISE[self.d]
+        why = self._measure(i_now, out, i_end)
+        if why is not None:
+            out.append(RepDiscarded(t_s=self.an._t[i_now], exercise=ex, reason=why))
+
+    def _measure(self, i_now: int, out: list[AnalysisEvent], i_end: int | None) -> str | None:
+        """The body of :meth:`_finalize`; returns why the rep was not counted, or None."""
         i = i_now if i_end is None else i_end
         an = self.an
         s = self.s
@@ -509,7 +520,7 @@ class RepTracker:
         self.n_still = 0
         gap_rows = _longest_false_run(valid[max(0, self.i_cross - i0 - int(rate)) :])
         if gap_rows > int(_MAX_GAP_IN_REP_S * rate):
-            return  # a long gap inside the rep: drop it rather than guess
+            return "gap"  # a long gap inside the rep: drop it rather than guess
         x = d * ang
         # Samples interpolated across short gaps are kept: dropping them from the fits was
         # measured to do more harm (an onset inside the gap loses its anchor) than good.
@@ -562,18 +573,18 @@ class RepTracker:
         if not math.isfinite(lvl_in):
             lvl_in = lvl_out = lvl_top
         if rom < s.rep_min_rom_deg:
-            return
+            return "too_small"
         # Which segment moved: the foot must carry the excursion, the shin stay still.
         foot = np.array(an._foot_pitch[i0 : i + 1])
         shin = np.array(an._shin_incl[i0 : i + 1])
         foot_top = float(np.median(foot[top_idx])) if top_idx.size >= 3 else float(foot[i_top])
         dfoot = abs(foot_top - self.fb)
         if not math.isfinite(dfoot):
-            return
+            return "no_data"
         if dfoot < s.min_foot_share * rom:
-            return
+            return "foot_still"
         if float(np.nanmax(shin[c : ar + 1]) - np.nanmin(shin[c : ar + 1])) > s.max_shin_range_deg:
-            return
+            return "shin_moved"
         # Ankle pumps (toes up, heel up, alternating without a pause) are not reps: the
         # opposite excursion is already under way, or the previous one just ended.
         opposite_now = float(x[-1]) < lvl0 - s.rep_on_deg
@@ -591,7 +602,7 @@ class RepTracker:
         ) or (bool(back) and min(back) < lvl0 - max(s.rep_on_deg, 0.4 * rom))
         self.last_move_dir, self.last_move_end_t = d, an._t[i]
         if opposite_now or opposite_before or not math.isfinite(t_r0):
-            return
+            return "ankle_pump" if (opposite_now or opposite_before) else "no_fit"
         # A counter-movement: as the heel unloads, the ankle first dips the other way
         # (the shin tips forward over the foot) and only then rises; the heel leaves the
         # ground at the dip's turnaround, where the fitted smooth step starts 0.04-0.15 s
@@ -637,9 +648,9 @@ class RepTracker:
                 t[i_top:], x_fit[i_top:], level_from=lvl_out, level_to=lvl1
             )
         if not all(map(math.isfinite, (t_r1, t_l0, t_l1))):
-            return
+            return "no_fit"
         if t_l1 - t_r0 < s.min_rep_s or t_l1 - t_l0 < s.min_lower_s:
-            return  # a twitch or a drop, not a rep
+            return "twitch"  # a twitch or a drop, not a rep
         self.last_move_end_t = t_l1
         assert self.b is not None
         # The bottom this rep came back to (refined while still).
@@ -707,6 +718,7 @@ class RepTracker:
                     message=f"Lowering took {rep.lower_s:.1f} s: lower slowly, over about 3 s.",
                 )
             )
+        return None
 
     def _close_set(self, out: list[AnalysisEvent], t_s: float) -> None:
         if self.set_exercise is None or not self.set_reps:
@@ -730,4 +742,12 @@ class RepTracker:
         self.set_reps = []
 
     def finish(self, out: list[AnalysisEvent]) -> None:
+        if self.an._t and self.state != "bottom":
+            last = len(self.an._t) - 1
+            if self.state == "settle":
+                # The recording ended while the ankle was arriving at the bottom: the rep
+                # is whole, measure it with what there is.
+                self._finalize(last, out)
+            else:
+                self._abort(last, out, "ended")
         self._close_set(out, self.an._t[-1] if self.an._t else 0.0)

@@ -35,6 +35,7 @@ from companion.analysis.events import (
     PhaseChanged,
     Rep,
     RepCompleted,
+    RepDiscarded,
     RepStarted,
     SetCompleted,
     SetSummary,
@@ -419,6 +420,7 @@ class CoachState:
         self.phase_t_s = math.nan
         self.rep_in_progress: RepStarted | None = None
         self.set_index = 0
+        self._set_index_before = 0
         self.hold: HoldView | None = None
         self.calibrated: CalibrationDone | None = None
         self.latest_t_s = math.nan
@@ -502,7 +504,6 @@ class CoachState:
             self.latest_t_s = float(analysed.block.t_s[-1])
         for ev in analysed.events:
             self._apply(ev)
-        self._expire_candidate()
         self.dirty = True
         return analysed.events
 
@@ -573,8 +574,16 @@ class CoachState:
             self.calibrated = ev
         elif isinstance(ev, RepStarted):
             self.rep_in_progress = ev
+            self._set_index_before = self.set_index
             if ev.set_index != self.set_index:
                 self.set_index = ev.set_index
+        elif isinstance(ev, RepDiscarded):
+            # The movement was not a rep: no rep in progress, back at rest, and a set it
+            # would have opened is not opened.
+            self.rep_in_progress = None
+            self.set_index = self._set_index_before
+            self.phase = "rest"
+            self.phase_t_s = ev.t_s
         elif isinstance(ev, PhaseChanged):
             self.phase = ev.phase
             self.phase_t_s = ev.t_s
@@ -662,17 +671,9 @@ class CoachState:
         """Session time of the newest analysed sample."""
         return self.latest_t_s
 
-    def _expire_candidate(self) -> None:
-        """Forget a started rep the analysis never completed (it abandons candidates that
-        take longer than ``max_rep_s``, 20 s, without saying so)."""
-        r = self.rep_in_progress
-        if r is not None and not math.isnan(self.latest_t_s) and self.latest_t_s - r.t_s > 20.0:
-            self.rep_in_progress = None
-
     @property
     def exercise(self) -> str:
         """The rep exercise in progress or last done (the plan's first one before any rep)."""
-        self._expire_candidate()
         if self.rep_in_progress is not None:
             return self.rep_in_progress.exercise
         if self.reps:

@@ -687,7 +687,7 @@ class MainWindow(QMainWindow):
         c = self.coach
         if c.hold_active():
             return "stretch"
-        ex = c.exercise  # also forgets candidates the analysis abandoned
+        ex = c.exercise
         if c.rep_in_progress is not None:
             return ex
         last_rep_t = c.reps[-1].rep.t_end_s if c.reps else -math.inf

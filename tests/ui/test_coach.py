@@ -18,6 +18,7 @@ from companion.analysis.events import (
     PhaseChanged,
     Rep,
     RepCompleted,
+    RepDiscarded,
     RepStarted,
     Warning,
 )
@@ -213,13 +214,38 @@ def test_knee_and_bounce_warnings_are_coaching_sentences() -> None:
     assert kinds == {"knee_in", "bounce"}
 
 
-def test_an_abandoned_candidate_rep_is_forgotten() -> None:
-    c = _coach([RepStarted(t_s=1.0, exercise="tibialis_raise", set_index=0, rep_index=0)])
+def test_a_discarded_candidate_rep_is_forgotten_at_once() -> None:
+    c = _coach(
+        [
+            RepStarted(t_s=1.0, exercise="tibialis_raise", set_index=0, rep_index=0),
+            PhaseChanged(t_s=1.0, phase="rise", exercise="tibialis_raise"),
+            RepDiscarded(t_s=2.5, exercise="tibialis_raise", reason="shin_moved"),
+        ]
+    )
     c.push(_chunk(2.0))
     assert c.exercise == "tibialis_raise"
-    c.push(_chunk(30.0))
+    assert c.pacing()[0] == "rise"
+    c.push(_chunk(3.0))
     assert c.rep_in_progress is None
     assert c.exercise == "calf_raise"
+    assert c.pacing()[0] == "rest"
+
+
+def test_a_discarded_candidate_does_not_open_a_set() -> None:
+    c = _coach(
+        [
+            RepCompleted(t_s=6.0, rep=_rep(0, 1, 1, 3)),
+            RepStarted(t_s=40.0, exercise="calf_raise", set_index=1, rep_index=0),
+            RepDiscarded(t_s=41.0, exercise="calf_raise", reason="too_small"),
+        ],
+        plan=load_targets("seed")[0].plan,
+    )
+    c.push(_chunk(40.5))
+    assert c.set_index == 1
+    c.push(_chunk(42.0))
+    assert c.set_index == 0
+    set_no, _, done, _ = c.rep_counter()
+    assert (set_no, done) == (1, 1)
 
 
 def test_latency_probe_pops_only_drawn_chunks() -> None:
