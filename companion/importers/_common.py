@@ -419,6 +419,32 @@ def find_gaps(
     return gaps
 
 
+def whole_number_counter(
+    values: np.ndarray, *, low: int, high: int
+) -> tuple[np.ndarray | None, int | None]:
+    """A counter column parsed as floats, as int64 if every cell is a whole number in
+    ``[low, high)``.
+
+    Returns ``(counter, None)`` when it is; ``(None, None)`` when a cell is empty or NaN (no
+    counter to trust, nothing wrong with it either); ``(None, i)`` with ``i`` the index of the
+    first cell that is a number but not a counter value (a fraction, out of range, or too
+    big for int64: casting those wraps silently and numpy warns).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(v)):
+        return None, None
+    bad = (v != np.floor(v)) | (v < low) | (v >= high)
+    if bad.any():
+        return None, int(np.flatnonzero(bad)[0])
+    return v.astype(np.int64), None
+
+
+def number_text(v: float) -> str:
+    """A parsed cell for a message: ``999999999940``, ``-540``, ``2.5``, ``1e+300``."""
+    v = float(v)
+    return f"{v:.0f}" if v.is_integer() and abs(v) < 1e21 else repr(v)
+
+
 def unwrap_counter(values: np.ndarray, modulus: int) -> np.ndarray:
     """Unwrap an unsigned counter that wraps at ``modulus`` (int64 result)."""
     v = np.asarray(values, dtype=np.int64)

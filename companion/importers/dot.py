@@ -28,7 +28,15 @@ import numpy as np
 import pandas as pd
 
 from companion.errors import ImportFormatError
-from companion.importers._common import SensorSeries, one_line, read_text, unwrap_counter, where
+from companion.importers._common import (
+    SensorSeries,
+    number_text,
+    one_line,
+    read_text,
+    unwrap_counter,
+    where,
+    whole_number_counter,
+)
 
 __all__ = ["read_dot"]
 
@@ -117,10 +125,20 @@ def _parse_one(path: Path) -> SensorSeries:
         raise ImportFormatError(msg)
     t_us = np.full(stf.shape, np.nan)
     t_us[ok] = unwrap_counter(stf[ok].astype(np.int64), STF_MODULUS).astype(np.float64)
+    warnings = []
     counter = None
-    if counter_raw is not None and np.all(np.isfinite(counter_raw)):
-        cmax = float(np.max(counter_raw)) if counter_raw.size else 0.0
-        counter = unwrap_counter(counter_raw.astype(np.int64), 2**16 if cmax < 2**16 else 2**32)
+    if counter_raw is not None:
+        whole, bad = whole_number_counter(counter_raw, low=0, high=2**32)
+        if whole is not None:
+            cmax = int(whole.max()) if whole.size else 0
+            counter = unwrap_counter(whole, 2**16 if cmax < 2**16 else 2**32)
+        elif bad is not None:
+            warnings.append(
+                f"{where(path, row=first_row + bad, column='PacketCounter')}: "
+                f"{number_text(counter_raw[bad])} is not a packet counter value (a whole "
+                "number from 0 to 2^32 - 1), so the counter is ignored and lost samples are "
+                "found from SampleTimeFine"
+            )
     m = _NAME.match(path.stem)
     tag = meta.get("DeviceTag", m.group("tag") if m else "")
     mac = m.group("mac").upper() if m and m.group("mac") else ""
@@ -130,7 +148,6 @@ def _parse_one(path: Path) -> SensorSeries:
     rm = re.match(r"([\d.]+)\s*Hz", rate_txt, re.IGNORECASE)
     if rm:
         nominal = float(rm.group(1))
-    warnings = []
     sync = meta.get("SyncStatus", "")
     if sync and sync.lower() not in ("synced", "sync", "synchronized", "synchronised"):
         warnings.append(

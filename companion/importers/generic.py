@@ -60,11 +60,13 @@ from companion.importers._common import (
     TIME_UNITS_TO_S,
     PlacementRule,
     SensorSeries,
+    number_text,
     one_line,
     parse_placement,
     parse_side,
     read_text,
     unit_factor,
+    whole_number_counter,
 )
 from companion.model import Placement, Segment
 
@@ -715,11 +717,17 @@ def read_generic(
                 quat = q if ms.quat_order == "wxyz" else q[:, [3, 0, 1, 2]]
             counter = None
             if ms.counter is not None:
-                c = _numbers(
-                    table, _locate(table, ms.counter, "counter", imap), "counter", imap.decimal
-                )
-                if np.all(np.isfinite(c)):
-                    counter = c.astype(np.int64)
+                ci = _locate(table, ms.counter, "counter", imap)
+                c = _numbers(table, ci, "counter", imap.decimal)
+                counter, bad = whole_number_counter(c, low=-(2**53), high=2**53)
+                if bad is not None:
+                    name = table.names[ci] if ci < len(table.names) else f"#{ci}"
+                    notes.append(
+                        f"{table.path.name}, column {name!r} (counter), row "
+                        f"{table.first_row + bad}: {number_text(c[bad])} is not a counter value (a "
+                        "whole number below 2^53 in size), so the counter is ignored and "
+                        "lost samples are found from the time column"
+                    )
             placement = None
             if ms.segment is not None and ms.side is not None:
                 placement = Placement(segment=ms.segment, side=ms.side)

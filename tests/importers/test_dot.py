@@ -116,6 +116,39 @@ def test_counter_jump_and_nan_block_become_gaps(tmp_path: Path) -> None:
     assert not np.isnan(s.chunks["foot_left"].acc_m_s2).any()
 
 
+@pytest.mark.parametrize(
+    ("cell", "shown"),
+    [
+        ("99999999999999999999", "100000000000000000000"),  # beyond int64: the cast warned
+        ("999999999940", "999999999940"),  # beyond uint32: stored as the counter
+        ("-540", "-540"),
+        ("40.5", "40.5"),
+    ],
+)
+def test_damaged_packet_counter_is_ignored_with_a_warning(
+    tmp_path: Path, cell: str, shown: str
+) -> None:
+    """Regression (found by test_fuzz under the explore profile): a PacketCounter cell that
+    is no uint32 was cast to int64 as it was (numpy's invalid-cast warning, an error under
+    -W error, for 1e20; garbage such as 999999999940 or -540 stored as the session's counter)."""
+    path = write_dot(tmp_path / NAME1, dot_rows(80, stf0=10_000))
+    lines = path.read_text().splitlines()
+    row = 42  # 1-based line of the damaged sample (header on line 1, zero row on line 2)
+    parts = lines[row - 1].split(",")
+    parts[0] = cell
+    lines[row - 1] = ",".join(parts)
+    path.write_text("\n".join(lines) + "\n")
+    s = load_export([path], "dot", filename_rule=RULE)
+    foot = s.chunks["foot_left"]
+    assert foot.counter is None
+    assert not s.sensor("foot_left").has_counter
+    assert len(foot) == 79  # the row itself is fine and kept; its time comes from SampleTimeFine
+    assert s.gaps == []
+    (warning,) = [w for w in s.extra["import_warnings"] if "PacketCounter" in w]
+    assert f"column 'PacketCounter', row {row}: {shown} is not a packet counter" in warning
+    assert "\n" not in warning
+
+
 def test_missing_columns_are_named(tmp_path: Path) -> None:
     header = DOT_HEADER.replace("Gyr_X,Gyr_Y,Gyr_Z,", "")
     path = tmp_path / NAME1

@@ -217,6 +217,28 @@ def test_counter_jump_is_a_dropped_gap(tmp_path: Path) -> None:
     assert shin_gaps[0].t_start_s == pytest.approx(49 / 128, abs=2e-6)
 
 
+@pytest.mark.parametrize(
+    ("cell", "shown"), [("1e20", "100000000000000000000"), ("1050.5", "1050.5")]
+)
+def test_counter_that_is_no_whole_number_is_ignored_with_a_warning(
+    tmp_path: Path, cell: str, shown: str
+) -> None:
+    """Regression: counter cells were cast to int64 as they were (1e20: numpy's invalid-cast
+    warning, an error under -W error; 1050.5 silently truncated)."""
+    data, m, _ = _apdm(tmp_path)
+    lines = data.read_text().splitlines()
+    parts = lines[4 + 50].split(",")
+    assert parts[11] == "1050"
+    parts[11] = cell
+    lines[4 + 50] = ",".join(parts)
+    data.write_text("\n".join(lines) + "\n")
+    s = load_export([data], "generic", map_path=m, placements={"side": "left"})
+    assert s.chunks["shin_left"].counter is None
+    assert len(s.chunks["shin_left"]) == 130
+    (warning,) = [w for w in s.extra["import_warnings"] if "Shank/Counter" in w]
+    assert f"row 55: {shown} is not a counter value" in warning
+
+
 def test_nan_block_is_kept_as_marked_gap(tmp_path: Path) -> None:
     data, m = _simple(tmp_path)
     lines = data.read_text().splitlines()
