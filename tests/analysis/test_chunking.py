@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sim = pytest.importorskip("companion.sim", reason="the simulator (companion.sim) is not available")
@@ -84,9 +84,7 @@ def _feed(session: Session, sizes: list[int], hint: str | None):
     return an, events
 
 
-@settings(
-    max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=3, deadline=None)
 @given(
     which=st.sampled_from(["stretch", "lossy_calf"]),
     hint=st.sampled_from([None, "calf_raise"]),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sim = pytest.importorskip("companion.sim", reason="the simulator (companion.sim) is not available")
@@ -76,9 +76,7 @@ def _events_key(events) -> list:
     return [(type(e).__name__, round(e.t_s, 9), repr(getattr(e, "rep", None))) for e in events]
 
 
-@settings(
-    max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=3, deadline=None)
 @given(st.lists(st.integers(1, 300), min_size=1, max_size=20))
 def test_continuous_streaming_equals_batch(continuous: Session, sizes: list[int]) -> None:
     batch = analyze_session(continuous)

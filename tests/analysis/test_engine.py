@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sim = pytest.importorskip("companion.sim", reason="the simulator (companion.sim) is not available")
@@ -127,9 +127,7 @@ def _events_key(events) -> list:
     return out
 
 
-@settings(
-    max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=3, deadline=None)
 @given(st.lists(st.integers(1, 400), min_size=1, max_size=30))
 def test_streaming_equals_batch_for_any_chunking(short_calf: Session, sizes: list[int]) -> None:
     batch = analyze_session(short_calf)

@@ -11,14 +11,14 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_protocol import FAMILIES, calf, dot, metamotion, movesense, polar, thingy, witmotion
 from firmware_protocol._common import BytesDropped, Reply, Samples, SequenceGap
 from firmware_protocol.errors import ProtocolError
 
-FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=80, deadline=None)
 
 i16 = st.integers(-32768, 32767)
 u8 = st.integers(0, 255)

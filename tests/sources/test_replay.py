@@ -6,7 +6,7 @@ import asyncio
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from companion.errors import UsageError
@@ -57,7 +57,7 @@ def test_is_a_sample_source() -> None:
     assert isinstance(ReplaySource(_session()), SampleSource)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None)
 @given(tick_s=st.floats(0.001, 0.5), n=st.integers(1, 400))
 def test_unpaced_replay_yields_every_sample_once_in_order(tick_s: float, n: int) -> None:
     session = _session(n, gap=False)

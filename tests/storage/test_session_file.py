@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from companion.errors import SessionFileError
@@ -97,9 +97,7 @@ def test_round_trip_exact(tmp_path: Path) -> None:
     assert_same(s, load_session(p))
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=25, deadline=None)
 @given(
     n=st.integers(0, 300),
     seed=st.integers(0, 2**16),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from companion.model import ImuChunk, Placement, SensorInfo, Session
@@ -41,7 +41,7 @@ async def _drive(src: ReplaySource, seeks: dict[int, float]) -> list[ImuChunk]:
     return items
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None)
 @given(
     seeks=st.dictionaries(st.integers(1, 40), st.floats(0.0, 12.0), min_size=1, max_size=4),
     speed=st.sampled_from([0.0, 16.0]),
