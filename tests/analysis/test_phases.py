@@ -17,12 +17,17 @@ def _step(t: np.ndarray, t0: float, d: float, a: float, b: float, lf: float, lt:
     return lf + (lt - lf) * betainc(a, b, np.clip((t - t0) / d, 0.0, 1.0))
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)  # a fixed sample: no CI flakes
+# Fixed examples even in the random "dev" profile: random draws miss the tolerance now and
+# then (explore profile, seed 1: t0=3.4375, d=0.4375, ab=(2, 2), lt=15, seed=967 fits the
+# end 0.114 s late against 0.071; ~0.2 % of uniform draws), an open fit_transition item
+# (docs/testing.md), not something a developer's unrelated run should trip over.
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(
     t0=st.floats(1.0, 4.0),
     d=st.floats(0.4, 4.0),
     ab=st.sampled_from([(3.0, 3.0), (2.0, 2.0), (4.5, 4.5), (2.0, 1.5), (3.0, 1.25), (1.5, 3.0)]),
-    lt=st.floats(-40.0, 40.0).filter(lambda v: abs(v) >= 15.0),
+    # both signs, |lt| >= 15, without a filter (it threw away a third of the draws)
+    lt=st.one_of(st.floats(-40.0, -15.0), st.floats(15.0, 40.0)),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_recovers_onset_and_end_of_a_noisy_step(t0, d, ab, lt, seed) -> None:
