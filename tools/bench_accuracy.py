@@ -144,6 +144,13 @@ def run_one(job: tuple[str, str, int]) -> dict[str, Any]:
         "n": int(err.size),
         "rmse": float(np.sqrt(np.mean(err**2))) if err.size else math.nan,
     }
+    # The other angles against their truth tracks (sum of squares and count, per angle).
+    for name, truth_name in OTHER_ANGLES:
+        ref_o = ses.references[truth_name]
+        e = getattr(ch, name)[ok] - np.interp(ch.t_s, ref_o.t_s, ref_o.values)[ok]
+        e = e[np.isfinite(e)]
+        out[f"sse_{name}"] = float(np.sum(e**2))
+        out[f"n_{name}"] = int(e.size)
     truth_reps = [a for a in ses.annotations if a["kind"] == "truth.rep"]
     truth_sets = [a for a in ses.annotations if a["kind"] == "truth.set"]
     truth_holds = [a for a in ses.annotations if a["kind"] == "truth.hold"]
@@ -195,6 +202,28 @@ def run_one(job: tuple[str, str, int]) -> dict[str, Any]:
     out["holds"] = holds
     out["fallback"] = bool(res.calibration is None or res.calibration.flagged_fallback)
     return out
+
+
+OTHER_ANGLES = (
+    ("ankle_frontal_deg", "truth_ankle_frontal_deg"),
+    ("shin_inclination_deg", "truth_shin_inclination_deg"),
+    ("knee_tracking_deg", "truth_knee_tracking_deg"),
+)
+
+
+def summarise_other(cond: str, rows: list[dict[str, Any]]) -> str:
+    """RMSE of the frontal ankle angle, shin inclination and knee-tracking signal."""
+    ex = [r for r in rows if r["scen"] in EXERCISE_SCENARIOS + STRETCH_SCENARIOS]
+    cells = []
+    for name, _ in OTHER_ANGLES:
+        sse = sum(r[f"sse_{name}"] for r in ex)
+        n = sum(r[f"n_{name}"] for r in ex)
+        worst = max(
+            (math.sqrt(r[f"sse_{name}"] / r[f"n_{name}"]) for r in ex if r[f"n_{name}"]),
+            default=math.nan,
+        )
+        cells.append(f"{math.sqrt(sse / n) if n else math.nan:5.2f} ({worst:5.2f})")
+    return f"{cond:<20} " + "   ".join(cells)
 
 
 def _pct(x: list[bool]) -> str:
@@ -452,6 +481,15 @@ def main(argv: list[str] | None = None) -> int:
             if a != b
         ]
         print(f"  sets not exact: {len(bad)} {bad[:8]}")
+    print()
+    print(
+        "other angles, RMSE deg (worst session), exercise + stretch scenarios: "
+        "frontal ankle (inversion +), shin inclination, knee tracking"
+    )
+    for c in conds:
+        print(summarise_other(c, [r for r in rows if r["cond"] == c]))
+    if many_rows:
+        print(summarise_other(f"realistic x{args.realistic_seeds} seeds", many_rows))
     print()
     print(drift_line)
     fallbacks = [f"{r['cond']}/{r['scen']}" for r in rows if r["fallback"]]
