@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from firmware_protocol import FAMILIES, calf, dot, metamotion, movesense, polar, thingy, witmotion
@@ -502,12 +502,27 @@ def test_calf_batching_invariance(n: int, mtu: int, rate: float, t0: int) -> Non
 # --------------------------------------------------------------------------------------------
 
 
+def _looks_like_another_rate(lost: list[int], n: int = 40) -> bool:
+    """Whether the kept packets of ``n`` have ``DotDecoder.HINT_REFUTED_AFTER`` consecutive
+    intervals of one longer length (e.g. packets 1, 3 and 5 lost): exactly what a DOT still
+    running at a lower rate sends, so the decoder takes that interval as the period (its
+    docstring) and the last of those losses is not counted. No decoder can tell the two apart."""
+    kept = [i for i in range(n) if i not in lost]
+    steps = np.diff(kept)
+    run = dot.DotDecoder.HINT_REFUTED_AFTER
+    return any(
+        steps[k] > 1 and len(set(steps[k : k + run])) == 1 for k in range(len(steps) - run + 1)
+    )
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.sampled_from(["calf", "dot", "movesense"]),
     st.lists(st.integers(1, 38), max_size=6, unique=True),
 )
 def test_gap_accounting_matches_removed_packets(family: str, lost: list[int]) -> None:
+    # Found by the explore profile (seed 6, x50): family="dot", lost=[5, 1, 3].
+    assume(not (family == "dot" and _looks_like_another_rate(lost)))
     fam = FAMILIES[family]
     rate = fam.default_rate_hz
     enc = fam.new_encoder(rate, mtu=247)
